@@ -1,0 +1,563 @@
+//! Datadog v1 metrics query (`GET /api/v1/query`).
+//!
+//! One request asks for every selected aggregation of the metric at once, as comma-separated
+//! sub-queries with matching time rollups (`avg:M.rollup(avg,G),min:M.rollup(min,G),...`), so
+//! min/max/sum are true time aggregates. Series are mapped back by `query_index` (scopes contain
+//! commas, so strings are never split) and zipped by timestamp into rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use http::{HeaderMap, HeaderValue, Method};
+use serde::Deserialize;
+
+use super::Credentials;
+use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
+use crate::transport::ApiRequest;
+use crate::{Error, Result};
+
+const ADAPTER: &str = "datadog_v1";
+
+/// A time/space aggregation the v1 table exposes as a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Aggregation {
+    /// Mean.
+    Avg,
+    /// Minimum.
+    Min,
+    /// Maximum.
+    Max,
+    /// Sum.
+    Sum,
+}
+
+impl Aggregation {
+    /// All four, in column order.
+    pub const ALL: [Aggregation; 4] = [
+        Aggregation::Avg,
+        Aggregation::Min,
+        Aggregation::Max,
+        Aggregation::Sum,
+    ];
+
+    /// The name used in queries and as the column name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Avg => "avg",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::Sum => "sum",
+        }
+    }
+
+    fn column(self) -> usize {
+        COL_AVG + self as usize
+    }
+}
+
+/// Column positions in [`v1_schema`].
+pub const COL_QUERY: usize = 0;
+/// `metric` column.
+pub const COL_METRIC: usize = 1;
+/// `scope` column.
+pub const COL_SCOPE: usize = 2;
+/// `ts` column.
+pub const COL_TS: usize = 3;
+/// `avg` column.
+pub const COL_AVG: usize = 4;
+/// `min` column.
+pub const COL_MIN: usize = 5;
+/// `max` column.
+pub const COL_MAX: usize = 6;
+/// `sum` column.
+pub const COL_SUM: usize = 7;
+/// `interval` column.
+pub const COL_INTERVAL: usize = 8;
+
+/// The v1 table's schema: `query, metric, scope, ts, avg, min, max, sum, interval`.
+pub fn v1_schema() -> SchemaRef {
+    let value = |name: &str| Field::new(name, DataType::Float64, true);
+    Arc::new(Schema::new(vec![
+        Field::new("query", DataType::Utf8, false),
+        Field::new("metric", DataType::Utf8, false),
+        Field::new("scope", DataType::Utf8, false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        value("avg"),
+        value("min"),
+        value("max"),
+        value("sum"),
+        Field::new("interval", DataType::Int64, false),
+    ]))
+}
+
+/// What one v1 adapter fetches.
+#[derive(Debug, Clone)]
+pub struct DatadogV1Options {
+    /// The metric query without space aggregator or rollup, e.g. `system.cpu.user{*} by {host}`.
+    pub query: String,
+    /// Rollup granularity in seconds.
+    pub granularity_s: i64,
+    /// Aggregations to request (columns not requested come back null).
+    pub aggregations: Vec<Aggregation>,
+    /// API base URL, e.g. `https://api.datadoghq.com`.
+    pub base_url: url::Url,
+    /// Keys.
+    pub credentials: Credentials,
+}
+
+/// The v1 adapter: one query, one granularity, a subset of the four aggregations.
+#[derive(Debug, Clone)]
+pub struct DatadogV1Adapter {
+    options: DatadogV1Options,
+    /// The `query=` parameter, built once.
+    wire_query: String,
+    schema: SchemaRef,
+}
+
+impl DatadogV1Adapter {
+    /// Validates the options and builds the adapter.
+    pub fn new(mut options: DatadogV1Options) -> Result<Self> {
+        options.query = normalize_query(&options.query)?;
+        if options.granularity_s <= 0 {
+            return Err(Error::config(format!(
+                "granularity must be at least 1 second, got {} s",
+                options.granularity_s
+            )));
+        }
+        options.aggregations.sort();
+        options.aggregations.dedup();
+        if options.aggregations.is_empty() {
+            // Some aggregation must be asked for to learn which timestamps exist.
+            options.aggregations.push(Aggregation::Avg);
+        }
+        let wire_query = options
+            .aggregations
+            .iter()
+            .map(|a| {
+                format!(
+                    "{agg}:{q}.rollup({agg},{g})",
+                    agg = a.as_str(),
+                    q = options.query,
+                    g = options.granularity_s
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(Self {
+            options,
+            wire_query,
+            schema: v1_schema(),
+        })
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &DatadogV1Options {
+        &self.options
+    }
+
+    /// The `query=` parameter sent on every request.
+    pub fn wire_query(&self) -> &str {
+        &self.wire_query
+    }
+
+    /// A request for `GET /api/v1/validate` (checks the API key).
+    pub fn validate_request(&self) -> Result<ApiRequest> {
+        let url = self
+            .options
+            .base_url
+            .join("/api/v1/validate")
+            .map_err(|e| Error::config(format!("cannot build the validate URL: {e}")))?;
+        Ok(ApiRequest {
+            method: Method::GET,
+            url,
+            headers: self.headers()?,
+            body: None,
+        })
+    }
+
+    fn headers(&self) -> Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        self.options.credentials.apply(&mut headers)?;
+        Ok(headers)
+    }
+}
+
+/// Strips a leading space aggregator (`avg:`), which the table sets per column, and refuses a
+/// `.rollup(...)`, which the table sets from its granularity.
+fn normalize_query(raw: &str) -> Result<String> {
+    let q = raw.trim();
+    if q.is_empty() {
+        return Err(Error::config(
+            "the metric query is empty; give one like 'system.cpu.user{*}' or 'system.cpu.user{env:prod} by {host}'",
+        ));
+    }
+    if q.contains(".rollup(") {
+        return Err(Error::config(format!(
+            "query '{q}' has a .rollup(); remove it: the table rolls up by its granularity option with each aggregation (avg, min, max, sum)"
+        )));
+    }
+    if !q.contains('{') {
+        return Err(Error::config(format!(
+            "query '{q}' has no scope; write it as 'metric{{scope}}', e.g. '{q}{{*}}'"
+        )));
+    }
+    let stripped = match q.split_once(':') {
+        Some((agg, rest))
+            if !agg.contains('{') && ["avg", "min", "max", "sum"].contains(&agg.trim()) =>
+        {
+            rest.trim()
+        }
+        _ => q,
+    };
+    Ok(stripped.to_string())
+}
+
+/// The largest window Datadog answers at `granularity_s` without rolling up further, from the
+/// API's documented auto-rollup (≤ 1 h → 20 s, ≤ 4 h → 60 s, ≤ 1 day → 300 s, …) and its limit
+/// of 1500 points per series. The engine corrects it if the API disagrees.
+pub fn default_chunk(granularity_s: i64) -> Duration {
+    const ROLLUPS: [(i64, i64); 7] = [
+        (1_800, 10),
+        (3_600, 20),
+        (4 * 3_600, 60),
+        (86_400, 300),
+        (2 * 86_400, 600),
+        (7 * 86_400, 3_600),
+        (31 * 86_400, 14_400),
+    ];
+    let by_table = ROLLUPS
+        .iter()
+        .filter(|(_, interval)| *interval <= granularity_s)
+        .map(|(window, _)| *window)
+        .max()
+        .unwrap_or(15 * 60);
+    let by_points = granularity_s.saturating_mul(1_500);
+    Duration::from_secs(by_table.min(by_points).max(granularity_s) as u64)
+}
+
+impl VendorAdapter for DatadogV1Adapter {
+    fn name(&self) -> &'static str {
+        ADAPTER
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn build_request(&self, cursor: &Cursor) -> Result<ApiRequest> {
+        let Cursor::Window(window) = cursor else {
+            return Err(Error::Internal(format!(
+                "{ADAPTER} only pages by time window, got {cursor}"
+            )));
+        };
+        let mut url = self
+            .options
+            .base_url
+            .join("/api/v1/query")
+            .map_err(|e| Error::config(format!("cannot build the query URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("from", &window.start_ms.div_euclid(1000).to_string())
+            .append_pair("to", &(-(-window.end_ms).div_euclid(1000)).to_string())
+            .append_pair("query", &self.wire_query);
+        Ok(ApiRequest {
+            method: Method::GET,
+            url,
+            headers: self.headers()?,
+            body: None,
+        })
+    }
+
+    fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
+        let Cursor::Window(window) = cursor else {
+            return Err(Error::Internal(format!(
+                "{ADAPTER} only pages by time window, got {cursor}"
+            )));
+        };
+        let parsed = parse_body(body).map_err(|message| Error::MalformedResponse {
+            adapter: ADAPTER,
+            cursor: cursor.to_string(),
+            message,
+        })?;
+        if let Some(status) = parsed.status.as_deref().filter(|s| *s != "ok") {
+            return Err(Error::Api {
+                adapter: ADAPTER,
+                cursor: cursor.to_string(),
+                status: 200,
+                message: format!(
+                    "status '{status}': {}",
+                    parsed.error.as_deref().unwrap_or("no error message")
+                ),
+                hint: "",
+            });
+        }
+        if let Some(coarse) = parsed
+            .series
+            .iter()
+            .filter_map(|s| s.interval)
+            .find(|i| *i > self.options.granularity_s)
+        {
+            return Ok(PageOutcome::WindowTooLarge(format!(
+                "the API rolled up to {coarse} s instead of the {} s granularity asked for",
+                self.options.granularity_s
+            )));
+        }
+        let batch =
+            self.rows(&parsed.series, window)
+                .map_err(|message| Error::MalformedResponse {
+                    adapter: ADAPTER,
+                    cursor: cursor.to_string(),
+                    message,
+                })?;
+        Ok(PageOutcome::Rows { batch, next: None })
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        match status {
+            413 => ErrorClass::TooLarge,
+            400 if says_too_large(body) => ErrorClass::TooLarge,
+            408 | 429 | 500..=599 => ErrorClass::Retry,
+            _ => ErrorClass::Fatal,
+        }
+    }
+
+    fn error_hint(&self, status: u16) -> &'static str {
+        match status {
+            401 | 403 => " (check DD_API_KEY and DD_APP_KEY, and that they belong to the Datadog site queried)",
+            400 => " (check the metric query syntax)",
+            404 => " (check the site or base_url)",
+            _ => "",
+        }
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        self.options.granularity_s * 1000
+    }
+}
+
+/// A 400 whose message says the request covered too many points.
+fn says_too_large(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    [
+        "too many points",
+        "too large",
+        "reduce the time window",
+        "too much data",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// The parts of a v1 response the table uses. Unknown fields are skipped without being built.
+#[derive(Deserialize)]
+struct V1Body {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    series: Vec<V1Series>,
+}
+
+#[derive(Deserialize)]
+struct V1Series {
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    query_index: Option<i64>,
+    /// Seconds, whatever the spec says (every recording shows seconds).
+    #[serde(default)]
+    interval: Option<i64>,
+    /// `[[ts_ms, value], ...]`; timestamps may be floats (`1623846300000.0`), values null.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pointlist: Vec<(Option<f64>, Option<f64>)>,
+}
+
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+fn parse_body(body: &[u8]) -> std::result::Result<V1Body, String> {
+    serde_json::from_slice(body).map_err(|e| {
+        let head: String = String::from_utf8_lossy(&body[..body.len().min(120)]).into();
+        format!("{e} (body starts with {head:?})")
+    })
+}
+
+impl DatadogV1Adapter {
+    /// Zips the series of each scope by timestamp into rows inside `window`.
+    fn rows(
+        &self,
+        series: &[V1Series],
+        window: &TimeWindow,
+    ) -> std::result::Result<RecordBatch, String> {
+        // Group the series by scope, in order of first appearance; slot = aggregation column.
+        let mut groups: Vec<(&str, &str, [Option<&V1Series>; 4])> = Vec::new();
+        for s in series {
+            let index = s.query_index.unwrap_or(0);
+            let agg = usize::try_from(index)
+                .ok()
+                .and_then(|i| self.options.aggregations.get(i))
+                .ok_or_else(|| {
+                    format!(
+                        "series '{}' has query_index {index}, but only {} sub-queries were sent",
+                        s.scope,
+                        self.options.aggregations.len()
+                    )
+                })?;
+            let slot = *agg as usize;
+            match groups.iter_mut().find(|(scope, _, _)| *scope == s.scope) {
+                Some((_, _, slots)) if slots[slot].is_none() => slots[slot] = Some(s),
+                Some(_) => {
+                    return Err(format!(
+                        "two series for scope '{}' and aggregation {}",
+                        s.scope,
+                        agg.as_str()
+                    ))
+                }
+                None => {
+                    let mut slots = [None; 4];
+                    slots[slot] = Some(s);
+                    groups.push((&s.scope, &s.metric, slots));
+                }
+            }
+        }
+
+        let capacity: usize = groups
+            .iter()
+            .filter_map(|(_, _, slots)| slots.iter().flatten().map(|s| s.pointlist.len()).max())
+            .sum();
+        let mut b = RowBuilders::new(capacity);
+        for (scope, metric, slots) in &groups {
+            let interval = slots.iter().flatten().filter_map(|s| s.interval).max();
+            let interval = interval.unwrap_or(self.options.granularity_s);
+            let present: Vec<(usize, &V1Series)> = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.map(|s| (i, s)))
+                .collect();
+            let same_axis = present.windows(2).all(|pair| {
+                let (a, b) = (&pair[0].1.pointlist, &pair[1].1.pointlist);
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.0 == y.0)
+            });
+            let mut push_row = |ts: i64, values: [Option<f64>; 4]| {
+                if window.contains(ts) {
+                    b.push(&self.options.query, metric, scope, ts, values, interval);
+                }
+            };
+            if same_axis {
+                // The common case: every aggregation has the same buckets.
+                let (_, first) = present[0];
+                for (row, (ts, _)) in first.pointlist.iter().enumerate() {
+                    let Some(ts) = ts.and_then(to_ms) else {
+                        continue;
+                    };
+                    let mut values = [None; 4];
+                    for (slot, s) in &present {
+                        values[*slot] = s.pointlist[row].1;
+                    }
+                    push_row(ts, values);
+                }
+            } else {
+                // Different buckets per aggregation: merge by timestamp.
+                let mut merged: std::collections::BTreeMap<i64, [Option<f64>; 4]> =
+                    Default::default();
+                for (slot, s) in &present {
+                    for (ts, v) in &s.pointlist {
+                        if let Some(ts) = ts.and_then(to_ms) {
+                            merged.entry(ts).or_default()[*slot] = *v;
+                        }
+                    }
+                }
+                for (ts, values) in merged {
+                    push_row(ts, values);
+                }
+            }
+        }
+        b.finish(&self.schema)
+    }
+}
+
+/// Point timestamps are ms, as integers or floats; anything not finite is dropped.
+fn to_ms(ts: f64) -> Option<i64> {
+    (ts.is_finite() && ts.abs() < 9.0e15).then(|| ts.round() as i64)
+}
+
+/// Column builders for one response.
+struct RowBuilders {
+    query: StringBuilder,
+    metric: StringBuilder,
+    scope: StringBuilder,
+    ts: TimestampMillisecondBuilder,
+    values: [Float64Builder; 4],
+    interval: Int64Builder,
+}
+
+impl RowBuilders {
+    fn new(capacity: usize) -> Self {
+        Self {
+            query: StringBuilder::with_capacity(capacity, capacity * 16),
+            metric: StringBuilder::with_capacity(capacity, capacity * 16),
+            scope: StringBuilder::with_capacity(capacity, capacity * 8),
+            ts: TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            values: std::array::from_fn(|_| Float64Builder::with_capacity(capacity)),
+            interval: Int64Builder::with_capacity(capacity),
+        }
+    }
+
+    fn push(
+        &mut self,
+        query: &str,
+        metric: &str,
+        scope: &str,
+        ts: i64,
+        values: [Option<f64>; 4],
+        interval: i64,
+    ) {
+        self.query.append_value(query);
+        self.metric.append_value(metric);
+        self.scope.append_value(scope);
+        self.ts.append_value(ts);
+        for (builder, v) in self.values.iter_mut().zip(values) {
+            builder.append_option(v);
+        }
+        self.interval.append_value(interval);
+    }
+
+    fn finish(mut self, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.query.finish()),
+            Arc::new(self.metric.finish()),
+            Arc::new(self.scope.finish()),
+            Arc::new(self.ts.finish()),
+        ];
+        for builder in self.values.iter_mut() {
+            columns.push(Arc::new(builder.finish()));
+        }
+        columns.push(Arc::new(self.interval.finish()));
+        debug_assert_eq!(columns.len(), COL_INTERVAL + 1);
+        debug_assert_eq!(Aggregation::Sum.column(), COL_AVG + 3);
+        RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

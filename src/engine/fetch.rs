@@ -1,0 +1,272 @@
+//! Fetching one cursor to completion: rate gate, send, classify, retry with backoff, and for time
+//! windows the adaptive split-and-refetch. Runs inside a spawned task of the prefetch pipeline.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::record_batch::RecordBatch;
+
+use super::adapter::{ErrorClass, PageOutcome, VendorAdapter};
+use super::cursor::{Cursor, TimeWindow};
+use super::metrics::EngineMetrics;
+use super::policy::{ChunkFeedback, ExecutionPolicy};
+use super::rate_gate::RateGate;
+use crate::transport::{Transport, TransportError};
+use crate::{Error, Result};
+
+/// Everything a fetch task needs; shared by all tasks of one stream.
+#[derive(Debug)]
+pub(crate) struct FetchContext {
+    pub adapter: Arc<dyn VendorAdapter>,
+    pub policy: Arc<dyn ExecutionPolicy>,
+    pub transport: Arc<dyn Transport>,
+    pub metrics: Arc<EngineMetrics>,
+    pub chunk: Mutex<ChunkState>,
+}
+
+/// The adaptive window size of one stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkState {
+    pub chunk_ms: i64,
+    /// Smallest window length the API refused.
+    pub ceiling_ms: Option<i64>,
+    /// Fast successes in a row.
+    pub streak: u32,
+}
+
+/// The result of fetching one cursor.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub batches: Vec<RecordBatch>,
+    pub next: Option<Cursor>,
+    pub completed_at: Instant,
+}
+
+/// One attempt-loop outcome for a single request.
+enum Attempt {
+    Rows(RecordBatch, Option<Cursor>),
+    TooLarge(String),
+}
+
+impl FetchContext {
+    fn chunk_feedback(&self, feedback: ChunkFeedback) {
+        let mut state = self.chunk.lock().unwrap_or_else(|p| p.into_inner());
+        if let ChunkFeedback::TooLarge { failed_ms } = feedback {
+            state.ceiling_ms = Some(state.ceiling_ms.map_or(failed_ms, |c| c.min(failed_ms)));
+            state.streak = 0;
+        }
+        state.chunk_ms = self
+            .policy
+            .adjust(state.chunk_ms, state.ceiling_ms, feedback);
+    }
+
+    fn note_success(&self, elapsed: Duration) {
+        let streak = {
+            let mut state = self.chunk.lock().unwrap_or_else(|p| p.into_inner());
+            if elapsed <= self.policy.fast_response() {
+                state.streak += 1;
+            } else {
+                state.streak = 0;
+            }
+            state.streak
+        };
+        if streak > 0 {
+            self.chunk_feedback(ChunkFeedback::FastSuccess { streak });
+        }
+    }
+}
+
+/// Fetches a cursor. A window that the API finds too large is split in two aligned halves and
+/// both are fetched, in order, before this returns: results stay in cursor order.
+pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Result<Fetched> {
+    let Cursor::Window(window) = cursor else {
+        let (batch, next) = match fetch_with_retries(&ctx, &cursor, false).await? {
+            Attempt::Rows(batch, next) => (batch, next),
+            Attempt::TooLarge(reason) => {
+                return Err(Error::Api {
+                    adapter: ctx.adapter.name(),
+                    cursor: cursor.to_string(),
+                    status: 413,
+                    message: reason,
+                    hint: " (lower the page size)",
+                })
+            }
+        };
+        EngineMetrics::add(&ctx.metrics.pages, 1);
+        return Ok(Fetched {
+            batches: vec![batch],
+            next,
+            completed_at: Instant::now(),
+        });
+    };
+
+    let align = ctx.adapter.alignment_ms();
+    let min_chunk_ms = ctx.policy.min_chunk().as_millis() as i64;
+    let mut queue = VecDeque::from([window]);
+    let mut batches = Vec::new();
+    while let Some(w) = queue.pop_front() {
+        let halves = (w.len_ms() > min_chunk_ms)
+            .then(|| w.split_aligned(align))
+            .flatten();
+        let started = Instant::now();
+        match fetch_with_retries(&ctx, &Cursor::Window(w), halves.is_some()).await? {
+            Attempt::Rows(batch, _) => {
+                ctx.note_success(started.elapsed());
+                EngineMetrics::add(&ctx.metrics.done_ms, w.len_ms() as u64);
+                if batch.num_rows() > 0 {
+                    batches.push(batch);
+                }
+            }
+            Attempt::TooLarge(reason) => {
+                let Some((first, second)) = halves else {
+                    return Err(Error::WindowTooSmall {
+                        adapter: ctx.adapter.name(),
+                        cursor: w.to_string(),
+                        reason,
+                        min_chunk: ctx.policy.min_chunk(),
+                    });
+                };
+                tracing::debug!(adapter = ctx.adapter.name(), window = %w, %reason, "splitting window");
+                EngineMetrics::add(&ctx.metrics.splits, 1);
+                ctx.chunk_feedback(ChunkFeedback::TooLarge {
+                    failed_ms: w.len_ms(),
+                });
+                queue.push_front(second);
+                queue.push_front(first);
+            }
+        }
+    }
+    Ok(Fetched {
+        batches,
+        next: None,
+        completed_at: Instant::now(),
+    })
+}
+
+/// Sends one cursor's request until it succeeds, is found too large, fails permanently, or the
+/// retry budget is spent. `can_split` turns timeouts into "too large" (a smaller window is
+/// likelier to finish in time than the same one again).
+async fn fetch_with_retries(
+    ctx: &FetchContext,
+    cursor: &Cursor,
+    can_split: bool,
+) -> Result<Attempt> {
+    let adapter = ctx.adapter.as_ref();
+    let request = adapter.build_request(cursor)?;
+    let gate = RateGate::shared(&format!(
+        "{}{}",
+        request.url.authority(),
+        request.url.path()
+    ));
+    let started = Instant::now();
+    let mut attempt: u32 = 0;
+    loop {
+        let throttled = gate.acquire().await;
+        EngineMetrics::add_duration(&ctx.metrics.throttled_ns, throttled);
+        EngineMetrics::add(&ctx.metrics.requests, 1);
+        if attempt > 0 {
+            EngineMetrics::add(&ctx.metrics.retries, 1);
+        }
+        let (failure, hint) = match ctx.transport.send(&request).await {
+            Ok(response) => {
+                gate.observe(response.status, &response.headers);
+                EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
+                if (200..300).contains(&response.status) {
+                    match adapter.parse_response(cursor, &response.body) {
+                        Ok(PageOutcome::Rows { batch, next }) => {
+                            return Ok(Attempt::Rows(batch, next))
+                        }
+                        Ok(PageOutcome::WindowTooLarge(reason)) => {
+                            return Ok(Attempt::TooLarge(reason))
+                        }
+                        // A body cut short by a broken connection: worth another try.
+                        Err(e) if is_truncation(&e) => (e.to_string(), None),
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    let message = adapter.error_message(&response.body);
+                    match adapter.classify_error(response.status, &response.body) {
+                        ErrorClass::TooLarge => {
+                            return Ok(Attempt::TooLarge(format!(
+                                "HTTP {}: {message}",
+                                response.status
+                            )))
+                        }
+                        ErrorClass::Fatal => {
+                            return Err(Error::Api {
+                                adapter: adapter.name(),
+                                cursor: cursor.to_string(),
+                                status: response.status,
+                                message,
+                                hint: adapter.error_hint(response.status),
+                            })
+                        }
+                        ErrorClass::Retry => (
+                            format!("HTTP {}: {message}", response.status),
+                            adapter.retry_after(response.status, &response.headers),
+                        ),
+                    }
+                }
+            }
+            Err(TransportError::Timeout(t)) if can_split => {
+                return Ok(Attempt::TooLarge(format!("request timed out after {t:?}")))
+            }
+            Err(e) => (e.to_string(), None),
+        };
+        match ctx.policy.backoff(attempt, hint) {
+            Some(delay) => {
+                tracing::debug!(adapter = adapter.name(), %cursor, attempt, ?delay, error = %failure, "retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            None => {
+                return Err(Error::RetriesExhausted {
+                    adapter: adapter.name(),
+                    cursor: cursor.to_string(),
+                    attempts: attempt + 1,
+                    elapsed: started.elapsed(),
+                    last: failure,
+                })
+            }
+        }
+    }
+}
+
+fn is_truncation(error: &Error) -> bool {
+    matches!(error, Error::MalformedResponse { message, .. } if message.contains("EOF while parsing"))
+}
+
+/// Used by the planner: the window after `pos` of about `chunk_ms`, ending on an aligned boundary
+/// (or at `limit`).
+pub(crate) fn next_window(pos: i64, limit: i64, chunk_ms: i64, align_ms: i64) -> TimeWindow {
+    use super::cursor::{ceil_to, floor_to};
+    let align = align_ms.max(1);
+    let aligned = floor_to(pos.saturating_add(chunk_ms.max(1)), align);
+    // Always advance by at least one aligned step, so the planner cannot stall.
+    let end = aligned.max(ceil_to(pos + 1, align)).min(limit);
+    TimeWindow::new(pos, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_window_aligns_and_advances() {
+        assert_eq!(
+            next_window(0, 10_000, 3_000, 1_000),
+            TimeWindow::new(0, 3_000)
+        );
+        assert_eq!(
+            next_window(500, 10_000, 3_000, 1_000),
+            TimeWindow::new(500, 3_000)
+        );
+        assert_eq!(
+            next_window(9_000, 10_000, 3_000, 1_000),
+            TimeWindow::new(9_000, 10_000)
+        );
+        // A chunk smaller than the alignment still moves forward by one aligned step.
+        assert_eq!(next_window(0, 10_000, 10, 1_000), TimeWindow::new(0, 1_000));
+    }
+}

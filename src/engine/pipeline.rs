@@ -1,0 +1,272 @@
+//! The prefetch pipeline: keeps up to `prefetch_depth` cursors in flight as spawned tasks (aborted
+//! when the stream is dropped) and yields their batches strictly in cursor order.
+//!
+//! Written by hand rather than with `futures::stream::buffered` because the in-flight fetches
+//! must keep running while the consumer is busy (they are tasks, not futures polled by the
+//! consumer), the next page/token cursor is only known once the previous response is parsed,
+//! and the window size changes while the stream runs.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::{FutureExt, Stream};
+use tokio_util::task::AbortOnDropHandle;
+
+use super::cursor::{Cursor, TimeWindow};
+use super::fetch::{fetch_cursor, next_window, ChunkState, FetchContext, Fetched};
+use super::metrics::EngineMetrics;
+use super::{Engine, Plan};
+use crate::{Error, Result};
+
+/// Decides the next cursor to fetch.
+#[derive(Debug)]
+enum Planner {
+    /// Time windows, known in advance: windows are cut from the front of `ranges`.
+    Windows {
+        ranges: VecDeque<TimeWindow>,
+        align_ms: i64,
+    },
+    /// Page or token cursors: the next one comes from the previous response.
+    Sequence {
+        next: Option<Cursor>,
+        /// A request is in flight whose response names the next cursor.
+        waiting: bool,
+        seen: HashSet<Cursor>,
+    },
+}
+
+impl Planner {
+    fn next_cursor(&mut self, chunk_ms: i64) -> Option<Cursor> {
+        match self {
+            Planner::Windows { ranges, align_ms } => {
+                let range = ranges.front_mut()?;
+                let w = next_window(range.start_ms, range.end_ms, chunk_ms, *align_ms);
+                range.start_ms = w.end_ms;
+                if range.is_empty() {
+                    ranges.pop_front();
+                }
+                Some(Cursor::Window(w))
+            }
+            Planner::Sequence { next, waiting, .. } => {
+                if *waiting {
+                    return None;
+                }
+                let cursor = next.take()?;
+                *waiting = true;
+                Some(cursor)
+            }
+        }
+    }
+
+    /// Records the cursor a response pointed to; a repeat is a stuck cursor.
+    fn advance(&mut self, adapter: &'static str, next_cursor: Option<Cursor>) -> Result<()> {
+        if let Planner::Sequence {
+            next,
+            waiting,
+            seen,
+            ..
+        } = self
+        {
+            *waiting = false;
+            if let Some(cursor) = next_cursor {
+                if !seen.insert(cursor.clone()) {
+                    return Err(Error::StuckCursor {
+                        adapter,
+                        detail: format!(
+                            "the API returned {cursor} again after {} pages; it would loop forever",
+                            seen.len()
+                        ),
+                    });
+                }
+                *next = Some(cursor);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stream of record batches from one engine run. Dropping it aborts every in-flight request.
+pub struct EngineStream {
+    ctx: Arc<FetchContext>,
+    schema: SchemaRef,
+    planner: Planner,
+    depth: usize,
+    batch_size: usize,
+    in_flight: VecDeque<AbortOnDropHandle<Result<Fetched>>>,
+    ready: VecDeque<RecordBatch>,
+    limit_left: Option<usize>,
+    finished: bool,
+    waiting_since: Option<Instant>,
+}
+
+impl std::fmt::Debug for EngineStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineStream")
+            .field("adapter", &self.ctx.adapter.name())
+            .field("planner", &self.planner)
+            .field("in_flight", &self.in_flight.len())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl EngineStream {
+    pub(crate) fn new(engine: &Engine, plan: Plan, limit: Option<usize>) -> Self {
+        let adapter = Arc::clone(&engine.adapter);
+        let (planner, chunk_ms) = match plan {
+            Plan::Windows { ranges, chunk } => {
+                let ranges: VecDeque<TimeWindow> =
+                    ranges.into_iter().filter(|r| !r.is_empty()).collect();
+                let total: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
+                EngineMetrics::add(&engine.metrics.total_ms, total as u64);
+                (
+                    Planner::Windows {
+                        ranges,
+                        align_ms: adapter.alignment_ms(),
+                    },
+                    chunk.as_millis() as i64,
+                )
+            }
+            Plan::Sequence { first } => (
+                Planner::Sequence {
+                    seen: HashSet::from([first.clone()]),
+                    next: Some(first),
+                    waiting: false,
+                },
+                0,
+            ),
+        };
+        let ctx = Arc::new(FetchContext {
+            adapter: Arc::clone(&adapter),
+            policy: Arc::clone(&engine.policy),
+            transport: Arc::clone(&engine.transport),
+            metrics: Arc::clone(&engine.metrics),
+            chunk: Mutex::new(ChunkState {
+                chunk_ms,
+                ceiling_ms: None,
+                streak: 0,
+            }),
+        });
+        Self {
+            schema: adapter.schema(),
+            depth: engine.policy.prefetch_depth().max(1),
+            batch_size: engine.batch_size.max(1),
+            planner,
+            ctx,
+            in_flight: VecDeque::new(),
+            ready: VecDeque::new(),
+            limit_left: limit,
+            finished: limit == Some(0),
+            waiting_since: None,
+        }
+    }
+
+    /// The schema of the batches (the adapter's).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Counters shared with the engine that made this stream.
+    pub fn metrics(&self) -> &Arc<EngineMetrics> {
+        &self.ctx.metrics
+    }
+
+    fn top_up(&mut self) {
+        while self.in_flight.len() < self.depth {
+            let chunk_ms = self
+                .ctx
+                .chunk
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .chunk_ms;
+            let Some(cursor) = self.planner.next_cursor(chunk_ms) else {
+                break;
+            };
+            let task = tokio::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
+            self.in_flight.push_back(AbortOnDropHandle::new(task));
+        }
+    }
+
+    fn accept(&mut self, fetched: Fetched) -> Result<()> {
+        EngineMetrics::add_duration(
+            &self.ctx.metrics.consumer_wait_ns,
+            fetched.completed_at.elapsed(),
+        );
+        self.planner
+            .advance(self.ctx.adapter.name(), fetched.next)?;
+        for batch in fetched.batches {
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let len = self.batch_size.min(batch.num_rows() - offset);
+                self.ready.push_back(batch.slice(offset, len));
+                offset += len;
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, mut batch: RecordBatch) -> RecordBatch {
+        if let Some(left) = self.limit_left.as_mut() {
+            if batch.num_rows() >= *left {
+                batch = batch.slice(0, *left);
+                self.finish();
+            }
+            if let Some(left) = self.limit_left.as_mut() {
+                *left = left.saturating_sub(batch.num_rows());
+            }
+        }
+        EngineMetrics::add(&self.ctx.metrics.rows, batch.num_rows() as u64);
+        batch
+    }
+
+    /// Stops: drops (and so aborts) every in-flight request.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.in_flight.clear();
+    }
+}
+
+impl Stream for EngineStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(batch) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(this.emit(batch))));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            this.top_up();
+            let Some(head) = this.in_flight.front_mut() else {
+                this.finished = true;
+                return Poll::Ready(None);
+            };
+            let result = match head.poll_unpin(cx) {
+                Poll::Pending => {
+                    this.waiting_since.get_or_insert_with(Instant::now);
+                    return Poll::Pending;
+                }
+                Poll::Ready(result) => result,
+            };
+            if let Some(since) = this.waiting_since.take() {
+                EngineMetrics::add_duration(&this.ctx.metrics.network_wait_ns, since.elapsed());
+            }
+            this.in_flight.pop_front();
+            let outcome = match result {
+                Ok(fetched) => fetched.and_then(|f| this.accept(f)),
+                Err(join) => Err(Error::Internal(format!("fetch task failed: {join}"))),
+            };
+            if let Err(e) = outcome {
+                this.finish();
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The rate gate: one per (host, endpoint) in the process, shared by every stream and partition.
+//! It reads the `X-RateLimit-*` headers of each response and holds requests while the budget is
+//! spent, instead of collecting 429s; after a 429 it holds everyone until the server's reset.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use http::HeaderMap;
+
+/// Budget state of one rate limit.
+#[derive(Debug, Default)]
+struct GateState {
+    /// Requests left in the current period, as last reported (minus those sent since).
+    remaining: Option<i64>,
+    /// When the current period ends.
+    reset_at: Option<Instant>,
+    /// Nobody sends before this (after a 429).
+    blocked_until: Option<Instant>,
+}
+
+/// A shared rate limiter fed by response headers.
+#[derive(Debug, Default)]
+pub struct RateGate {
+    state: Mutex<GateState>,
+}
+
+impl RateGate {
+    /// The process-wide gate for `key` (host and endpoint).
+    pub fn shared(key: &str) -> Arc<RateGate> {
+        static GATES: OnceLock<Mutex<HashMap<String, Arc<RateGate>>>> = OnceLock::new();
+        let gates = GATES.get_or_init(Default::default);
+        let mut map = gates.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(key.to_string()).or_default())
+    }
+
+    /// Waits until a request may be sent, and reserves one unit of budget. Returns the time spent
+    /// waiting.
+    pub async fn acquire(&self) -> Duration {
+        let started = Instant::now();
+        loop {
+            let wait_until = {
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                if let Some(until) = s.blocked_until.filter(|u| *u > now) {
+                    Some(until)
+                } else if let (Some(0..), Some(reset)) =
+                    (s.remaining.filter(|r| *r <= 0), s.reset_at)
+                {
+                    if reset > now {
+                        Some(reset)
+                    } else {
+                        // The period is over: the next response tells the new budget.
+                        s.remaining = None;
+                        None
+                    }
+                } else {
+                    if let Some(r) = s.remaining.as_mut() {
+                        *r -= 1;
+                    }
+                    None
+                }
+            };
+            match wait_until {
+                // A few ms past the reset, so the server's window has really turned over.
+                Some(until) => tokio::time::sleep_until(until + Duration::from_millis(20)).await,
+                None => return started.elapsed(),
+            }
+        }
+    }
+
+    /// Updates the budget from a response's headers.
+    pub fn observe(&self, status: u16, headers: &HeaderMap) {
+        let remaining = header_i64(headers, "x-ratelimit-remaining");
+        let reset =
+            header_i64(headers, "x-ratelimit-reset").map(|s| Duration::from_secs(s.max(0) as u64));
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if status == 429 {
+            // Only the hold: the budget figures of a 429 may be stale next to those of responses
+            // that were in flight with it, and the next success reports the real ones.
+            let wait = retry_hint(status, headers).unwrap_or(Duration::from_secs(1));
+            s.blocked_until = Some(s.blocked_until.map_or(now + wait, |b| b.max(now + wait)));
+            return;
+        }
+        if let Some(r) = remaining {
+            // Requests already sent after this one was answered are not in the server's figure;
+            // keep the lower of the two so concurrent partitions do not overshoot.
+            s.remaining = Some(match s.remaining {
+                Some(local) if s.reset_at.is_some_and(|t| t > now) => local.min(r),
+                _ => r,
+            });
+        }
+        if let Some(reset) = reset {
+            s.reset_at = Some(now + reset);
+        }
+    }
+}
+
+/// The wait an error response asks for: `Retry-After` (seconds), else, on a 429 only,
+/// `X-RateLimit-Reset` (Datadog sends it on every response, where it only tells when the
+/// period ends, not that we must wait for it).
+pub fn retry_hint(status: u16, headers: &HeaderMap) -> Option<Duration> {
+    header_f64(headers, "retry-after")
+        .or_else(|| {
+            (status == 429)
+                .then(|| header_f64(headers, "x-ratelimit-reset"))
+                .flatten()
+        })
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_hint_prefers_retry_after() {
+        assert_eq!(
+            retry_hint(
+                429,
+                &headers(&[("retry-after", "3"), ("x-ratelimit-reset", "9")])
+            ),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_hint(429, &headers(&[("x-ratelimit-reset", "9")])),
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(
+            retry_hint(503, &headers(&[("x-ratelimit-reset", "9")])),
+            None
+        );
+        assert_eq!(retry_hint(429, &headers(&[("retry-after", "soon")])), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_holds_when_budget_is_spent() {
+        let gate = RateGate::default();
+        gate.observe(
+            200,
+            &headers(&[("x-ratelimit-remaining", "1"), ("x-ratelimit-reset", "5")]),
+        );
+        assert!(gate.acquire().await < Duration::from_millis(1));
+        // Budget now 0: the next acquire waits for the reset.
+        let waited = gate.acquire().await;
+        assert!(waited >= Duration::from_secs(5), "waited {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gate_blocks_after_429() {
+        let gate = RateGate::default();
+        gate.observe(429, &headers(&[("retry-after", "2")]));
+        let waited = gate.acquire().await;
+        assert!(waited >= Duration::from_secs(2), "waited {waited:?}");
+    }
+}

@@ -1,0 +1,24 @@
+//! # ddstream
+//!
+//! Query large datasets behind HTTP APIs with SQL. An adaptive execution engine fetches from the
+//! API (splitting time ranges into windows, adapting their size, retrying with backoff, honouring
+//! rate limits, prefetching ahead of the consumer) and streams Arrow record batches into
+//! DataFusion, where each API is a table.
+//!
+//! Layers, each importing only those below it:
+//! - [`sql`]: DataFusion tables, scan plans, filter pushdown, table functions, registration.
+//! - [`engine`]: cursors, policy, prefetch pipeline, rate gate, metrics. No vendor, no plans.
+//! - [`adapters`]: one module per API style; requests as values, bytes into Arrow.
+//! - [`transport`]: the HTTP client behind a trait.
+//! - [`simulator`]: a Datadog-style API on loopback for tests, benchmarks and `--simulate`.
+
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod adapters;
+pub mod engine;
+mod error;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod transport;
+
+pub use error::{to_datafusion_error, Error, Result};

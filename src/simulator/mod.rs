@@ -1,0 +1,237 @@
+//! A Datadog-style HTTP API simulator on loopback, for tests, benchmarks and `--simulate`.
+//!
+//! It answers `GET /api/v1/query` and `GET /api/v1/validate` with the same JSON, status
+//! codes and `X-RateLimit-*` headers as Datadog, over a deterministic data model
+//! ([`data`]), and can inject faults ([`FaultSchedule`]), latency and rate limits. Every
+//! request is logged ([`Simulator::requests`]).
+//!
+//! ```ignore
+//! # async fn demo() -> std::io::Result<()> {
+//! use ddstream::simulator::{Simulator, SimulatorConfig};
+//! let sim = Simulator::start(SimulatorConfig::default()).await?;
+//! let url = format!("{}/api/v1/query?from=0&to=3600&query=avg:system.cpu.user{{*}}", sim.base_url());
+//! # let _ = url;
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod data;
+mod faults;
+mod json;
+mod pipeline;
+mod query;
+mod rate_limit;
+mod server;
+mod state;
+mod v1;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultKind, FaultSchedule};
+
+use state::SimState;
+
+/// How a [`Simulator`] behaves.
+#[derive(Clone)]
+pub struct SimulatorConfig {
+    /// If set, requests must carry `DD-API-KEY` equal to it, else 403.
+    pub api_key: Option<String>,
+    /// If set, requests must carry `DD-APPLICATION-KEY` equal to it, else 403
+    /// (`/api/v1/validate` only checks the API key, like Datadog).
+    pub app_key: Option<String>,
+    /// Added before every response.
+    pub latency: Duration,
+    /// `None`: unlimited (the headers still advertise a large limit).
+    pub rate_limit: Option<RateLimit>,
+    /// Faults injected into data requests.
+    pub faults: FaultSchedule,
+    /// Maximum points per series; the rollup interval grows to respect it.
+    pub max_points: usize,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            api_key: None,
+            app_key: None,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            faults: FaultSchedule::none(),
+            max_points: data::DEFAULT_MAX_POINTS,
+        }
+    }
+}
+
+// Keys are secrets: Debug shows only whether they are set.
+impl fmt::Debug for SimulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("app_key", &self.app_key.as_ref().map(|_| "<set>"))
+            .field("latency", &self.latency)
+            .field("rate_limit", &self.rate_limit)
+            .field("faults", &self.faults)
+            .field("max_points", &self.max_points)
+            .finish()
+    }
+}
+
+/// A fixed-window rate limit: `limit` requests per `period`, reported as `X-RateLimit-Name: name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests admitted per window (`X-RateLimit-Limit`).
+    pub limit: u32,
+    /// Window length (`X-RateLimit-Period`, in whole seconds, rounded up).
+    pub period: Duration,
+    /// `X-RateLimit-Name`.
+    pub name: String,
+}
+
+impl RateLimit {
+    /// `limit` requests per `period`, named `query_metrics`.
+    pub fn new(limit: u32, period: Duration) -> Self {
+        RateLimit {
+            limit,
+            period,
+            name: "query_metrics".to_string(),
+        }
+    }
+}
+
+impl Default for RateLimit {
+    /// The limit Datadog reported for `/api/v1/query`: 1600 per hour.
+    fn default() -> Self {
+        RateLimit::new(1600, Duration::from_secs(3600))
+    }
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    /// Position among all requests, in arrival order (0-based).
+    pub index: u64,
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The URL path, without the query string.
+    pub path: String,
+    /// The decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The request body, if not empty.
+    pub body: Option<String>,
+    /// When the request arrived (before any configured latency).
+    pub received_at: Instant,
+    /// The status answered; 0 when the connection was dropped.
+    pub status: u16,
+    /// The fault injected into this request, if any.
+    pub fault: Option<FaultKind>,
+}
+
+/// A running simulator. Dropping it shuts the server down.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    shutdown: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts a simulator on `127.0.0.1` on a free port.
+    pub async fn start(config: SimulatorConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on(config, 0).await
+    }
+
+    /// Starts a simulator on `127.0.0.1:port` (0 = any free port).
+    pub async fn start_on(config: SimulatorConfig, port: u16) -> std::io::Result<Simulator> {
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(config));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(server::accept_loop(
+            listener,
+            server::router(state.clone()),
+            shutdown_rx,
+        ));
+        tracing::debug!(%addr, "simulator listening");
+        Ok(Simulator {
+            addr,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The request log, in arrival order. Requests still being answered are not in it yet.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.requests()
+    }
+
+    /// Empties the request log (arrival indices keep counting).
+    pub fn clear_log(&self) {
+        self.state.clear_log();
+    }
+
+    /// How many faults were injected so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.state.faults_injected.load(Ordering::Relaxed)
+    }
+
+    /// How many 429s were answered because the configured rate limit was exceeded (faults
+    /// that answer 429 are not counted here).
+    pub fn rate_limited_count(&self) -> u64 {
+        self.state.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, closes open connections and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.signal_shutdown();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn signal_shutdown(&mut self) {
+        // Connection tasks watch this channel; a send (or the sender's drop) ends them.
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.signal_shutdown();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}

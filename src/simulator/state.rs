@@ -1,0 +1,107 @@
+//! The simulator's shared state (configuration, counters, rate limiter, fault cursor) and the
+//! request log.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::faults::{FaultCursor, FaultKind};
+use super::rate_limit::RateLimiter;
+use super::{LoggedRequest, SimulatorConfig};
+
+/// State shared by the server loop and every handler.
+pub(super) struct SimState {
+    pub api_key: Option<String>,
+    pub app_key: Option<String>,
+    pub latency: Duration,
+    pub max_points: usize,
+    /// The rate limit of `/api/v1/query` (`X-RateLimit-Name: query_metrics` by default).
+    pub query_limiter: RateLimiter,
+    pub faults: FaultCursor,
+    pub faults_injected: AtomicU64,
+    pub rate_limited: AtomicU64,
+    next_request: AtomicU64,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+/// What the front door learned about a request, carried in its extensions so that whoever
+/// ends the request (normally the front door, or a fault dropping the connection) can log it.
+#[derive(Debug, Clone)]
+pub(super) struct RequestCtx {
+    pub index: u64,
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub received_at: Instant,
+}
+
+/// Attached to a response by the data pipeline: the fault injected, and whether the
+/// connection is going to be dropped (logged as status 0).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Outcome {
+    pub fault: Option<FaultKind>,
+    pub dropped: bool,
+}
+
+impl SimState {
+    pub fn new(config: SimulatorConfig) -> Self {
+        let start = Instant::now();
+        SimState {
+            api_key: config.api_key,
+            app_key: config.app_key,
+            latency: config.latency,
+            max_points: config.max_points.max(1),
+            query_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
+            faults: FaultCursor::new(config.faults),
+            faults_injected: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            next_request: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The next arrival index.
+    pub fn next_request_index(&self) -> u64 {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Appends the finished request to the log.
+    pub fn record(&self, ctx: &RequestCtx, status: u16, fault: Option<FaultKind>) {
+        tracing::debug!(
+            index = ctx.index,
+            method = %ctx.method,
+            path = %ctx.path,
+            status,
+            ?fault,
+            "simulator request"
+        );
+        let entry = LoggedRequest {
+            index: ctx.index,
+            method: ctx.method.clone(),
+            path: ctx.path.clone(),
+            query: ctx.query.clone(),
+            body: ctx.body.clone(),
+            received_at: ctx.received_at,
+            status,
+            fault,
+        };
+        self.lock_log().push(entry);
+    }
+
+    /// The log sorted by arrival (requests are appended when they finish).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        let mut log = self.lock_log().clone();
+        log.sort_by_key(|r| r.index);
+        log
+    }
+
+    pub fn clear_log(&self) {
+        self.lock_log().clear();
+    }
+
+    fn lock_log(&self) -> std::sync::MutexGuard<'_, Vec<LoggedRequest>> {
+        // A panic while holding the lock cannot leave the Vec inconsistent: keep going.
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

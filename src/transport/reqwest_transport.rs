@@ -1,0 +1,100 @@
+//! The production [`Transport`]: reqwest with rustls, gzip, connection pooling and timeouts.
+
+use std::time::{Duration, Instant};
+
+use super::{ApiRequest, ApiResponse, Transport, TransportError};
+
+/// Timeouts and pool settings for [`ReqwestTransport`].
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, body included.
+    pub request_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            pool_max_idle_per_host: 16,
+        }
+    }
+}
+
+/// reqwest-based transport. Cloning shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+    request_timeout: Duration,
+}
+
+impl ReqwestTransport {
+    /// Builds a client with the given timeouts.
+    pub fn new(config: &TransportConfig) -> crate::Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .gzip(true)
+            .user_agent(concat!("ddstream/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::Error::config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    fn classify(&self, error: reqwest::Error, reading_body: bool) -> TransportError {
+        // reqwest's Display includes the URL but never header values, so keys cannot leak here.
+        let text = error_chain(&error);
+        if error.is_timeout() {
+            TransportError::Timeout(self.request_timeout)
+        } else if error.is_connect() {
+            TransportError::Connect(text)
+        } else if reading_body || error.is_body() || error.is_decode() || error.is_request() {
+            TransportError::Body(text)
+        } else {
+            TransportError::Other(text)
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[async_trait::async_trait]
+impl Transport for ReqwestTransport {
+    async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        let started = Instant::now();
+        let mut builder = self
+            .client
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await.map_err(|e| self.classify(e, false))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| self.classify(e, true))?;
+        Ok(ApiResponse {
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        })
+    }
+}

@@ -1,0 +1,420 @@
+//! The engine against the simulator: exactly-once windows, splits, retries per fault kind,
+//! fail-fast errors, cancellation, limits and stuck cursors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use ddstream::engine::{
+    Cursor, DefaultPolicy, Engine, PageOutcome, Plan, TimeWindow, VendorAdapter,
+};
+use ddstream::simulator::{FaultKind, FaultSchedule, SimulatorConfig};
+use ddstream::transport::{ApiRequest, ApiResponse, Transport, TransportError};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::common::*;
+
+const METRIC: &str = "system.cpu.user";
+
+fn day_plan(days: i64, chunk: Duration) -> Plan {
+    Plan::Windows {
+        ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + days * 86_400) * 1000)],
+        chunk,
+    }
+}
+
+async fn collect(engine: &Engine, plan: Plan) -> ddstream::Result<Vec<RecordBatch>> {
+    engine.stream(plan).try_collect().await
+}
+
+#[tokio::test]
+async fn every_point_of_two_days_arrives_exactly_once_at_any_depth() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let want = expected_rows(METRIC, JAN1, JAN1 + 2 * 86_400, 60);
+    assert_eq!(want.len(), 2 * 1440);
+    for depth in [1, 2, 4] {
+        let e = engine(
+            v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+            fast_policy(depth),
+            Duration::from_secs(10),
+        );
+        let batches = collect(&e, day_plan(2, Duration::from_secs(4 * 3600)))
+            .await
+            .unwrap();
+        assert_rows_eq(&rows(&batches), &want, &format!("depth {depth}"));
+        let m = e.metrics().snapshot();
+        // 2 days in 4 h windows; growing the window after four fast successes costs at most
+        // one refused request per window in flight, after which that size is never tried again.
+        let depth = depth as u64;
+        assert!(
+            m.requests <= 12 + depth && m.splits <= depth,
+            "depth {depth}: {m:?}"
+        );
+        assert_eq!(m.rows, want.len() as u64);
+        assert_eq!(e.metrics().progress(), Some(1.0));
+    }
+}
+
+#[tokio::test]
+async fn windows_the_api_rolls_up_are_split_until_the_granularity_holds() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let want = expected_rows(METRIC, JAN1, JAN1 + 86_400, 60);
+    // A day-long first window comes back at 300 s: the engine must split down to 4 h.
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+        fast_policy(2),
+        Duration::from_secs(10),
+    );
+    let batches = collect(&e, day_plan(1, Duration::from_secs(86_400)))
+        .await
+        .unwrap();
+    assert_rows_eq(&rows(&batches), &want, "split");
+    let m = e.metrics().snapshot();
+    assert!(m.splits >= 2, "splits: {m:?}");
+    // Every logged data request that returned rows had the asked-for interval.
+    let intervals: Vec<i64> = sim
+        .requests()
+        .iter()
+        .map(|r| {
+            let q: std::collections::HashMap<_, _> = r.query.iter().cloned().collect();
+            q["to"].parse::<i64>().unwrap() - q["from"].parse::<i64>().unwrap()
+        })
+        .collect();
+    assert!(
+        intervals.iter().filter(|w| **w <= 4 * 3600).count() >= 6,
+        "{intervals:?}"
+    );
+}
+
+#[tokio::test]
+async fn group_by_gives_one_series_per_host() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}} by {{host}}"), 60),
+        fast_policy(2),
+        Duration::from_secs(10),
+    );
+    let batches = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap();
+    let got = rows(&batches);
+    assert_eq!(got.len(), 3 * 1440);
+    let scopes: std::collections::BTreeSet<_> = got.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(
+        scopes.into_iter().collect::<Vec<_>>(),
+        ["host:db-1", "host:web-1", "host:web-2"]
+    );
+    let mut keys: Vec<_> = got.iter().map(|r| (r.0.clone(), r.1)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), got.len(), "no (scope, ts) twice");
+}
+
+#[tokio::test]
+async fn every_fault_kind_is_retried_to_identical_rows() {
+    let kinds = [
+        FaultKind::Status(500),
+        FaultKind::Status(502),
+        FaultKind::Status(503),
+        FaultKind::Status(504),
+        FaultKind::Status(408),
+        FaultKind::TooManyRequestsRetryAfter { secs: 1 },
+        FaultKind::TooManyRequestsResetOnly { secs: 1 },
+        FaultKind::ConnectionResetBeforeResponse,
+        FaultKind::ResetMidBody,
+        FaultKind::TruncatedJson,
+        FaultKind::Slow {
+            delay: Duration::from_millis(1500),
+        },
+        FaultKind::PayloadTooLarge,
+    ];
+    let want = expected_rows(METRIC, JAN1, JAN1 + 8 * 3600, 60);
+    for kind in kinds {
+        let sim = simulator(SimulatorConfig {
+            faults: FaultSchedule::at([(1, kind.clone())]),
+            ..Default::default()
+        })
+        .await;
+        let e = engine(
+            v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+            fast_policy(2),
+            Duration::from_millis(700),
+        );
+        let batches = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+            .await
+            .unwrap_or_else(|err| panic!("{kind:?}: {err}"));
+        let got = rows(&batches);
+        assert_rows_eq(&got[..want.len()], &want, &format!("{kind:?}"));
+        assert_eq!(got.len(), 1440, "{kind:?}");
+        assert_eq!(sim.faults_injected(), 1, "{kind:?}");
+        let m = e.metrics().snapshot();
+        assert!(
+            m.retries + m.splits >= 1,
+            "{kind:?} was recovered by a retry or a split: {m:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forbidden_fails_fast_with_the_api_message_and_no_retry() {
+    let sim = simulator(SimulatorConfig {
+        api_key: Some("right-key".into()),
+        ..Default::default()
+    })
+    .await;
+    let mut options = v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60)
+        .options()
+        .clone();
+    options.credentials.api_key = Some(ddstream::adapters::datadog::Secret::new("wrong-key-xyz"));
+    let adapter = ddstream::adapters::datadog::DatadogV1Adapter::new(options).unwrap();
+    let e = engine(adapter, fast_policy(1), Duration::from_secs(5));
+    let started = Instant::now();
+    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        err.contains("HTTP 403") && err.contains("Forbidden") && err.contains("DD_API_KEY"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2026-01-01T00:00:00Z"),
+        "names the window: {err}"
+    );
+    assert!(!err.contains("wrong-key-xyz"), "{err}");
+    assert_eq!(sim.requests().len(), 1, "no retry on 403");
+}
+
+#[tokio::test]
+async fn a_bad_query_is_a_400_with_the_api_message() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let e = engine(
+        v1_adapter(&sim, "system.cpu.user{*} by {nope}", 60),
+        fast_policy(1),
+        Duration::from_secs(5),
+    );
+    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("HTTP 400") && err.contains("query syntax"),
+        "{err}"
+    );
+    assert_eq!(sim.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_persistent_fault_exhausts_the_retry_budget() {
+    let sim = simulator(SimulatorConfig {
+        faults: FaultSchedule::at((0..20).map(|i| (i, FaultKind::Status(503)))),
+        ..Default::default()
+    })
+    .await;
+    let policy = DefaultPolicy {
+        max_retries: 3,
+        ..fast_policy(1)
+    };
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+        policy,
+        Duration::from_secs(5),
+    );
+    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("after 4 attempts") && err.contains("HTTP 503"),
+        "{err}"
+    );
+    assert_eq!(sim.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn not_json_is_a_clear_error() {
+    let sim = simulator(SimulatorConfig {
+        faults: FaultSchedule::at([(0, FaultKind::NotJson)]),
+        ..Default::default()
+    })
+    .await;
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+        fast_policy(1),
+        Duration::from_secs(5),
+    );
+    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("malformed response") && err.contains("<html>"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_window_below_the_minimum_chunk_fails_clearly() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    // 10 s granularity is only served for windows up to 30 min; a 30 min minimum chunk and a
+    // 10 s rollup over a longer minimum window cannot work.
+    let policy = DefaultPolicy {
+        min_chunk: Duration::from_secs(7200),
+        ..fast_policy(1)
+    };
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 10),
+        policy,
+        Duration::from_secs(5),
+    );
+    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot be split below the minimum chunk"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_stops_all_requests() {
+    let sim = simulator(SimulatorConfig {
+        latency: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+        fast_policy(4),
+        Duration::from_secs(5),
+    );
+    let mut stream = e.stream(day_plan(7, Duration::from_secs(4 * 3600)));
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(first.num_rows() > 0);
+    drop(stream);
+    let dropped_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let log = sim.requests();
+    let after = log.iter().filter(|r| r.received_at > dropped_at).count();
+    assert_eq!(after, 0, "no request starts after the drop");
+    assert!(
+        log.len() <= 1 + 4,
+        "at most the first window and the prefetched ones: {}",
+        log.len()
+    );
+    assert!(
+        e.metrics().snapshot().requests < 42,
+        "7 days were not fetched"
+    );
+}
+
+#[tokio::test]
+async fn a_limit_stops_fetching_early() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let e = engine(
+        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
+        fast_policy(2),
+        Duration::from_secs(5),
+    );
+    let batches: Vec<RecordBatch> = e
+        .stream_with_limit(day_plan(7, Duration::from_secs(4 * 3600)), Some(10))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 10);
+    assert!(
+        sim.requests().len() <= 2,
+        "{} requests",
+        sim.requests().len()
+    );
+}
+
+/// A token-paged API whose transport always hands back the same token.
+#[derive(Debug)]
+struct RepeatingTokenApi {
+    schema: SchemaRef,
+}
+
+impl VendorAdapter for RepeatingTokenApi {
+    fn name(&self) -> &'static str {
+        "test_tokens"
+    }
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+    fn build_request(&self, cursor: &Cursor) -> ddstream::Result<ApiRequest> {
+        let mut url = url::Url::parse("http://127.0.0.1:9/items").unwrap();
+        if let Cursor::Token(Some(t)) = cursor {
+            url.query_pairs_mut().append_pair("token", t);
+        }
+        Ok(ApiRequest {
+            method: http::Method::GET,
+            url,
+            headers: Default::default(),
+            body: None,
+        })
+    }
+    fn parse_response(&self, _cursor: &Cursor, body: &[u8]) -> ddstream::Result<PageOutcome> {
+        let next = String::from_utf8(body.to_vec()).unwrap();
+        Ok(PageOutcome::Rows {
+            batch: RecordBatch::new_empty(Arc::clone(&self.schema)),
+            next: Some(Cursor::Token(Some(next))),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct CyclingTransport {
+    calls: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Transport for CyclingTransport {
+    async fn send(&self, _request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        // Tokens a, b, c, b, ...: the API loops after three pages.
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let token =
+            ["a", "b", "c"][(n as usize).min(2) - if n >= 3 { (n as usize - 2) % 2 } else { 0 }];
+        Ok(ApiResponse {
+            status: 200,
+            headers: Default::default(),
+            body: token.into(),
+            elapsed: Duration::ZERO,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_token_that_repeats_is_a_stuck_cursor_error() {
+    let adapter = RepeatingTokenApi {
+        schema: Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)])),
+    };
+    let transport = Arc::new(CyclingTransport::default());
+    let e = Engine::new(
+        Arc::new(adapter),
+        Arc::new(fast_policy(2)),
+        Arc::clone(&transport) as _,
+    );
+    let err = collect(
+        &e,
+        Plan::Sequence {
+            first: Cursor::Token(None),
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("stuck cursor") && err.contains("token \"b\""),
+        "{err}"
+    );
+    assert_eq!(
+        transport.calls.load(Ordering::SeqCst),
+        4,
+        "stopped at the first repeat"
+    );
+}
