@@ -15,10 +15,14 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod adapters;
+#[cfg(feature = "simulator")]
+pub mod cli;
 pub mod engine;
 mod error;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod sql;
 pub mod transport;
 
 pub use error::{to_datafusion_error, Error, Result};
+pub use sql::{register, register_sql_surface, DatadogV1Table};

@@ -119,6 +119,26 @@ pub fn format_ms(ms: i64) -> String {
     }
 }
 
+/// Formats a list of windows for EXPLAIN and errors: `[a, b)` or `[a, b) ∪ [c, d)`.
+pub fn format_ms_range(windows: &[TimeWindow]) -> String {
+    if windows.is_empty() {
+        return "(empty)".to_string();
+    }
+    // Adjacent windows (partition slices) print as one.
+    let mut merged: Vec<TimeWindow> = Vec::new();
+    for w in windows {
+        match merged.last_mut() {
+            Some(last) if last.end_ms == w.start_ms => last.end_ms = w.end_ms,
+            _ => merged.push(*w),
+        }
+    }
+    merged
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ∪ ")
+}
+
 /// Largest multiple of `align` that is `<= v` (works for negative `v`).
 pub fn floor_to(v: i64, align: i64) -> i64 {
     v.div_euclid(align) * align

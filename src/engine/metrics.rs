@@ -52,6 +52,8 @@ pub struct MetricsSnapshot {
     pub consumer_wait: Duration,
     /// See [`EngineMetrics::pages`].
     pub pages: u64,
+    /// See [`EngineMetrics::done_ms`].
+    pub done_ms: u64,
 }
 
 impl EngineMetrics {
@@ -82,6 +84,7 @@ impl EngineMetrics {
             network_wait: Duration::from_nanos(load(&self.network_wait_ns)),
             consumer_wait: Duration::from_nanos(load(&self.consumer_wait_ns)),
             pages: load(&self.pages),
+            done_ms: load(&self.done_ms),
         }
     }
 }

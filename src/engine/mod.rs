@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use adapter::{default_error_message, ErrorClass, PageOutcome, VendorAdapter};
-pub use cursor::{Cursor, TimeWindow};
+pub use cursor::{format_ms, format_ms_range, Cursor, TimeWindow};
 pub use metrics::{EngineMetrics, MetricsSnapshot};
 pub use pipeline::EngineStream;
 pub use policy::{ChunkFeedback, DefaultPolicy, ExecutionPolicy};

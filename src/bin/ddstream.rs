@@ -1,0 +1,18 @@
+//! The `ddstream` binary: parses arguments, runs, prints errors on one line.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DDSTREAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let args = ddstream::cli::Args::parse();
+    if let Err(e) = ddstream::cli::run(args).await {
+        eprintln!("error: {}", ddstream::cli::one_line(&e));
+        std::process::exit(1);
+    }
+}

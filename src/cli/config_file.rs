@@ -1,0 +1,74 @@
+//! `--config FILE`: tables to register, in JSON or TOML, one entry per table:
+//!
+//! ```toml
+//! [tables.cpu]
+//! adapter = "datadog_v1"
+//! query = "system.cpu.user{*}"
+//! granularity = "60s"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use datafusion::prelude::SessionContext;
+
+use crate::{Error, Result};
+
+/// Reads `path` and registers every table in it.
+pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let root: serde_json::Value = if is_toml {
+        let value: toml::Value = toml::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "config file {} is not valid TOML: {e}",
+                path.display()
+            ))
+        })?;
+        serde_json::to_value(value).map_err(|e| Error::config(e.to_string()))?
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "config file {} is not valid JSON: {e}",
+                path.display()
+            ))
+        })?
+    };
+    let tables: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = root
+        .get("tables")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| {
+            Error::config(format!(
+                "config file {}: 'tables' must map names to option objects ({e})",
+                path.display()
+            ))
+        })?
+        .ok_or_else(|| {
+            Error::config(format!(
+                "config file {} has no 'tables' section",
+                path.display()
+            ))
+        })?;
+    let mut names = Vec::new();
+    for (name, mut options) in tables {
+        let adapter = match options.remove("adapter") {
+            Some(serde_json::Value::String(a)) => a,
+            _ => {
+                return Err(Error::config(format!(
+                    "table '{name}' in {} needs adapter = \"datadog_v1\"",
+                    path.display()
+                )))
+            }
+        };
+        let json = serde_json::Value::Object(options).to_string();
+        crate::sql::register(ctx, &adapter, &name, &json)
+            .map_err(|e| Error::config(format!("table '{name}' in {}: {e}", path.display())))?;
+        names.push(name);
+    }
+    Ok(names)
+}

@@ -1,0 +1,221 @@
+//! The `ddstream` command line: run SQL against API tables (or the built-in simulator), print
+//! or export the result, check credentials, or serve the simulator.
+
+mod config_file;
+mod output;
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::DFParser;
+use futures::StreamExt;
+
+pub use output::OutputFormat;
+use output::ResultWriter;
+
+use crate::sql::{register_sql_surface, DatadogV1Config, DatadogV1Table};
+
+/// Query HTTP APIs (Datadog, generic REST) with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "ddstream", version, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// SQL to run; several statements may be separated by `;`. Without SQL or -f, an
+    /// interactive prompt opens.
+    pub sql: Option<String>,
+    /// Run the SQL in this file.
+    #[arg(short = 'f', long = "file", conflicts_with = "sql")]
+    pub file: Option<PathBuf>,
+    /// Start the built-in simulator and register table `datadog_v1` (query
+    /// `system.cpu.user{*}`) against it: no keys needed.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Register the tables in this JSON or TOML file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the result here instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Maximum partitions (parallel request streams) per scan.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: usize,
+    /// Subcommands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides running SQL.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check DD_API_KEY against the Datadog API (GET /api/v1/validate).
+    Validate,
+    /// Serve the Datadog-style simulator until interrupted.
+    Simulate {
+        /// Port on 127.0.0.1 (0 = any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Latency added to each response, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+}
+
+/// Runs the command line. Errors are returned for `main` to print on one line.
+pub async fn run(args: Args) -> DFResult<()> {
+    match &args.command {
+        Some(Command::Validate) => return validate().await,
+        Some(Command::Simulate { port, latency_ms }) => return simulate(*port, *latency_ms).await,
+        None => {}
+    }
+    let config = SessionConfig::new().with_target_partitions(args.partitions.max(1));
+    let ctx = SessionContext::new_with_config(config);
+    // Keep the simulator alive for the whole session.
+    let _simulator = setup_tables(&ctx, &args).await?;
+
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            DataFusionError::Plan(format!("cannot read SQL file {}: {e}", path.display()))
+        })?,
+        (None, None) => return interactive(&ctx, &args).await,
+    };
+    run_sql(&ctx, &sql, &args).await
+}
+
+async fn setup_tables(
+    ctx: &SessionContext,
+    args: &Args,
+) -> DFResult<Option<crate::simulator::Simulator>> {
+    let mut defaults = DatadogV1Config::from_env();
+    let mut simulator = None;
+    if args.simulate {
+        let sim = crate::simulator::Simulator::start(Default::default())
+            .await
+            .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
+        defaults.base_url = Some(sim.base_url());
+        defaults.credentials = Default::default();
+        let mut table_config = defaults.clone();
+        table_config.query = "system.cpu.user{*}".to_string();
+        let table = DatadogV1Table::new(table_config, None).map_err(crate::to_datafusion_error)?;
+        ctx.register_table("datadog_v1", Arc::new(table))?;
+        simulator = Some(sim);
+    }
+    register_sql_surface(ctx, defaults);
+    if let Some(path) = &args.config {
+        config_file::register_from_file(ctx, path).map_err(crate::to_datafusion_error)?;
+    }
+    Ok(simulator)
+}
+
+/// Runs every statement of `sql` in order, writing each result.
+pub async fn run_sql(ctx: &SessionContext, sql: &str, args: &Args) -> DFResult<()> {
+    let statements = DFParser::parse_sql(sql)?;
+    if statements.is_empty() {
+        return Err(DataFusionError::Plan("no SQL statement given".into()));
+    }
+    for statement in statements {
+        let state = ctx.state();
+        let plan = state.statement_to_plan(statement).await?;
+        let df = ctx.execute_logical_plan(plan).await?;
+        let physical = df.create_physical_plan().await?;
+        let schema = physical.schema();
+        let out: Box<dyn std::io::Write + Send> = match &args.output {
+            Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        let mut writer = ResultWriter::new(args.format, out, &schema)?;
+        let bar = progress::Progress::start(Arc::clone(&physical), std::io::stderr().is_terminal());
+        let mut stream = execute_stream(physical, ctx.task_ctx())?;
+        while let Some(batch) = stream.next().await {
+            writer.write(&batch?)?;
+        }
+        bar.finish();
+        writer.finish()?;
+    }
+    Ok(())
+}
+
+async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<()> {
+    let mut editor = rustyline::DefaultEditor::new()
+        .map_err(|e| DataFusionError::Execution(format!("cannot open the prompt: {e}")))?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ddstream_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    eprintln!(
+        "ddstream {}: end statements with ';', quit with Ctrl-D",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.is_empty() {
+            "ddstream> "
+        } else {
+            "      ..> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                buffer.push_str(&line);
+                buffer.push('\n');
+                if line.trim_end().ends_with(';') {
+                    let sql = std::mem::take(&mut buffer);
+                    let _ = editor.add_history_entry(sql.trim());
+                    if let Err(e) = run_sql(ctx, &sql, args).await {
+                        eprintln!("error: {}", one_line(&e));
+                    }
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => buffer.clear(),
+            Err(_) => break,
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}
+
+async fn validate() -> DFResult<()> {
+    let mut config = DatadogV1Config::from_env();
+    config.query = "system.cpu.user{*}".into();
+    let table = DatadogV1Table::new(config, None).map_err(crate::to_datafusion_error)?;
+    table
+        .validate_credentials()
+        .await
+        .map_err(crate::to_datafusion_error)?;
+    println!("credentials valid for {}", table.config().site);
+    Ok(())
+}
+
+async fn simulate(port: u16, latency_ms: u64) -> DFResult<()> {
+    let sim = crate::simulator::Simulator::start_on(
+        crate::simulator::SimulatorConfig {
+            latency: std::time::Duration::from_millis(latency_ms),
+            ..Default::default()
+        },
+        port,
+    )
+    .await
+    .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
+    println!("simulator listening on {}", sim.base_url());
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// An error as one line, without DataFusion's wrapper prefixes.
+pub fn one_line(error: &DataFusionError) -> String {
+    let text = match error.find_root() {
+        DataFusionError::External(inner) => inner.to_string(),
+        root => root.to_string(),
+    };
+    text.lines().collect::<Vec<_>>().join(" ")
+}

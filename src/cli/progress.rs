@@ -1,0 +1,81 @@
+//! The progress bar on stderr: fraction of the time range fetched, requests and rows, read from
+//! the running plan's metrics. Hidden when stderr is not a terminal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::physical_plan::ExecutionPlan;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::task::AbortOnDropHandle;
+
+/// A running progress bar; dropped or finished, it disappears.
+pub struct Progress {
+    bar: ProgressBar,
+    _task: Option<AbortOnDropHandle<()>>,
+}
+
+impl Progress {
+    /// Starts polling `plan`'s metrics every 200 ms, if `visible`.
+    pub fn start(plan: Arc<dyn ExecutionPlan>, visible: bool) -> Self {
+        let bar = if visible {
+            ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let task = visible.then(|| {
+            let bar = bar.clone();
+            AbortOnDropHandle::new(tokio::spawn(async move {
+                loop {
+                    let totals = sum_metrics(plan.as_ref());
+                    if let Some(permille) = (totals.done_ms * 1000).checked_div(totals.total_ms) {
+                        bar.set_position(permille);
+                    }
+                    bar.set_message(format!(
+                        "{} requests, {} rows",
+                        totals.requests, totals.rows
+                    ));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }))
+        });
+        Self { bar, _task: task }
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    done_ms: u64,
+    total_ms: u64,
+    requests: u64,
+    rows: u64,
+}
+
+fn sum_metrics(plan: &dyn ExecutionPlan) -> Totals {
+    let mut totals = Totals::default();
+    if plan.name() == "ApiScanExec" {
+        if let Some(m) = plan.metrics() {
+            let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
+            totals.done_ms = get("range_done_ms");
+            totals.total_ms = get("range_total_ms");
+            totals.requests = get("requests");
+            totals.rows = get("output_rows");
+        }
+    }
+    for child in plan.children() {
+        let t = sum_metrics(child.as_ref());
+        totals.done_ms += t.done_ms;
+        totals.total_ms += t.total_ms;
+        totals.requests += t.requests;
+        totals.rows += t.rows;
+    }
+    totals
+}
