@@ -75,7 +75,9 @@ pub async fn run(args: Args) -> DFResult<()> {
         Some(Command::Simulate { port, latency_ms }) => return simulate(*port, *latency_ms).await,
         None => {}
     }
-    let config = SessionConfig::new().with_target_partitions(args.partitions.max(1));
+    let config = SessionConfig::new()
+        .with_target_partitions(args.partitions.max(1))
+        .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     // Keep the simulator alive for the whole session.
     let _simulator = setup_tables(&ctx, &args).await?;

@@ -262,10 +262,13 @@ impl TableProvider for DatadogV1Table {
         }
 
         // Only the aggregations selected are requested (at least one, to learn the timestamps).
-        let aggregations: Vec<Aggregation> = Aggregation::ALL
+        let mut aggregations: Vec<Aggregation> = Aggregation::ALL
             .into_iter()
             .filter(|a| projection.is_none_or(|p| p.contains(&(COL_AVG + *a as usize))))
             .collect();
+        if aggregations.is_empty() {
+            aggregations.push(Aggregation::Avg);
+        }
         let policy = Arc::new(self.policy());
         let engines = queries
             .iter()
