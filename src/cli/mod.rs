@@ -78,7 +78,8 @@ pub async fn run(args: Args) -> DFResult<()> {
     let config = SessionConfig::new()
         .with_target_partitions(args.partitions.max(1))
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    // `SELECT * FROM 'file.parquet'` works, as in datafusion-cli.
+    let ctx = SessionContext::new_with_config(config).enable_url_table();
     // Keep the simulator alive for the whole session.
     let _simulator = setup_tables(&ctx, &args).await?;
 

@@ -2,4 +2,6 @@
 //! DataFusion, about 1 GB), one module per area.
 
 mod common;
+mod cli;
 mod engine;
+mod sql;
