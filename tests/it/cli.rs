@@ -19,9 +19,16 @@ fn one_simulated_day_is_1440_minutes() {
         "csv",
         "SELECT count(*) AS n, count(DISTINCT ts) AS d, min(ts) AS lo, max(ts) AS hi FROM datadog_v1 WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-02T00:00:00Z'",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim(), "n,d,lo,hi\n1440,1440,2026-01-01T00:00:00Z,2026-01-01T23:59:00Z");
+    assert_eq!(
+        stdout.trim(),
+        "n,d,lo,hi\n1440,1440,2026-01-01T00:00:00Z,2026-01-01T23:59:00Z"
+    );
 }
 
 #[test]
@@ -32,10 +39,21 @@ fn several_statements_run_in_one_session() {
         "ndjson",
         "CREATE EXTERNAL TABLE load STORED AS DATADOG_V1 LOCATION 'system.load.1{*} by {host}' OPTIONS ('granularity' '1h'); SELECT scope, count(*) AS n FROM load WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-02T00:00:00Z' GROUP BY scope ORDER BY scope",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines, [r#"{"scope":"host:db-1","n":24}"#, r#"{"scope":"host:web-1","n":24}"#, r#"{"scope":"host:web-2","n":24}"#]);
+    assert_eq!(
+        lines,
+        [
+            r#"{"scope":"host:db-1","n":24}"#,
+            r#"{"scope":"host:web-1","n":24}"#,
+            r#"{"scope":"host:web-2","n":24}"#
+        ]
+    );
 }
 
 #[test]
@@ -44,11 +62,27 @@ fn parquet_output_to_a_file_and_a_sql_file() {
     let parquet = dir.path().join("day.parquet");
     let sql = dir.path().join("q.sql");
     std::fs::write(&sql, "SELECT ts, avg, max FROM datadog_v1 WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T06:00:00Z';").unwrap();
-    let out = ddstream(&["--simulate", "--format", "parquet", "-o", parquet.to_str().unwrap(), "-f", sql.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ddstream(&[
+        "--simulate",
+        "--format",
+        "parquet",
+        "-o",
+        parquet.to_str().unwrap(),
+        "-f",
+        sql.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let check = format!("SELECT count(*) AS n FROM '{}'", parquet.display());
     let out = ddstream(&["--format", "csv", &check]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "n\n360");
 }
 
@@ -58,12 +92,19 @@ fn errors_are_one_line_with_a_nonzero_exit() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains("max_range"), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("max_range"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
 
     let out = ddstream(&["--config", "/nonexistent/ddstream.toml", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file /nonexistent/ddstream.toml"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot read config file /nonexistent/ddstream.toml"));
 }
 
 #[test]
@@ -72,7 +113,9 @@ fn tables_from_a_toml_config_file() {
     // The simulator runs inside this ddstream process: point the config at it with --simulate's
     // defaults by leaving base_url out is not possible, so serve a separate simulator.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let sim = runtime.block_on(ddstream::simulator::Simulator::start(Default::default())).unwrap();
+    let sim = runtime
+        .block_on(ddstream::simulator::Simulator::start(Default::default()))
+        .unwrap();
     let config = dir.path().join("tables.toml");
     std::fs::write(
         &config,
@@ -80,7 +123,11 @@ fn tables_from_a_toml_config_file() {
     )
     .unwrap();
     let out = ddstream(&["--config", config.to_str().unwrap(), "--format", "csv", "SELECT count(DISTINCT scope) AS hosts, count(*) AS n FROM web WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hosts,n\n2,12");
 
     std::fs::write(&config, "[tables.bad]\nquery = \"m{*}\"\n").unwrap();

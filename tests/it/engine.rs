@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ddstream::engine::{
     Cursor, DefaultPolicy, Engine, PageOutcome, Plan, TimeWindow, VendorAdapter,
 };
-use ddstream::simulator::{FaultKind, FaultSchedule, SimulatorConfig};
+use ddstream::simulator::{FaultKind, FaultSchedule, Simulator, SimulatorConfig};
 use ddstream::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 use futures::{StreamExt, TryStreamExt};
 
@@ -27,6 +27,24 @@ fn day_plan(days: i64, chunk: Duration) -> Plan {
 
 async fn collect(engine: &Engine, plan: Plan) -> ddstream::Result<Vec<RecordBatch>> {
     engine.stream(plan).try_collect().await
+}
+
+/// Runs one day of `query` against `sim` and returns the error it must end with.
+async fn day_error(
+    sim: &Simulator,
+    query: &str,
+    granularity_s: i64,
+    policy: DefaultPolicy,
+) -> String {
+    let e = engine(
+        v1_adapter(sim, query, granularity_s),
+        policy,
+        Duration::from_secs(5),
+    );
+    collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
+        .await
+        .expect_err("the extraction must fail")
+        .to_string()
 }
 
 #[tokio::test]
@@ -191,15 +209,7 @@ async fn forbidden_fails_fast_with_the_api_message_and_no_retry() {
 #[tokio::test]
 async fn a_bad_query_is_a_400_with_the_api_message() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let e = engine(
-        v1_adapter(&sim, "system.cpu.user{*} by {nope}", 60),
-        fast_policy(1),
-        Duration::from_secs(5),
-    );
-    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = day_error(&sim, "system.cpu.user{*} by {nope}", 60, fast_policy(1)).await;
     assert!(
         err.contains("HTTP 400") && err.contains("query syntax"),
         "{err}"
@@ -218,15 +228,7 @@ async fn a_persistent_fault_exhausts_the_retry_budget() {
         max_retries: 3,
         ..fast_policy(1)
     };
-    let e = engine(
-        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
-        policy,
-        Duration::from_secs(5),
-    );
-    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = day_error(&sim, &format!("{METRIC}{{*}}"), 60, policy).await;
     assert!(
         err.contains("after 4 attempts") && err.contains("HTTP 503"),
         "{err}"
@@ -241,15 +243,7 @@ async fn not_json_is_a_clear_error() {
         ..Default::default()
     })
     .await;
-    let e = engine(
-        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
-        fast_policy(1),
-        Duration::from_secs(5),
-    );
-    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = day_error(&sim, &format!("{METRIC}{{*}}"), 60, fast_policy(1)).await;
     assert!(
         err.contains("malformed response") && err.contains("<html>"),
         "{err}"
@@ -265,15 +259,7 @@ async fn a_window_below_the_minimum_chunk_fails_clearly() {
         min_chunk: Duration::from_secs(7200),
         ..fast_policy(1)
     };
-    let e = engine(
-        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 10),
-        policy,
-        Duration::from_secs(5),
-    );
-    let err = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = day_error(&sim, &format!("{METRIC}{{*}}"), 10, policy).await;
     assert!(
         err.contains("cannot be split below the minimum chunk"),
         "{err}"

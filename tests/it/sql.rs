@@ -10,7 +10,8 @@ use ddstream::sql::{DatadogV1Config, DatadogV1Table};
 
 use crate::common::*;
 
-const DAY: &str = "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-02T00:00:00Z'";
+const DAY: &str =
+    "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-02T00:00:00Z'";
 
 async fn text(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<String> {
     let batches = ctx.sql(sql).await?.collect().await?;
@@ -28,7 +29,9 @@ async fn builder_registers_a_working_table() {
         .unwrap();
     let ctx = SessionContext::new();
     ctx.register_table("cpu", Arc::new(table)).unwrap();
-    let out = text(&ctx, &format!("SELECT count(*) AS n FROM cpu WHERE {DAY}")).await.unwrap();
+    let out = text(&ctx, &format!("SELECT count(*) AS n FROM cpu WHERE {DAY}"))
+        .await
+        .unwrap();
     assert!(out.contains("| 1440 |"), "{out}");
 }
 
@@ -36,18 +39,41 @@ async fn builder_registers_a_working_table() {
 async fn json_registration_and_its_errors() {
     let sim = simulator(SimulatorConfig::default()).await;
     let ctx = SessionContext::new();
-    let config = format!(r#"{{"query": "system.cpu.user{{*}} by {{host}}", "granularity": "5m", "base_url": "{}"}}"#, sim.base_url());
+    let config = format!(
+        r#"{{"query": "system.cpu.user{{*}} by {{host}}", "granularity": "5m", "base_url": "{}"}}"#,
+        sim.base_url()
+    );
     ddstream::register(&ctx, "datadog_v1", "hosts", &config).unwrap();
-    let out = text(&ctx, &format!("SELECT count(*) AS n FROM hosts WHERE {DAY}")).await.unwrap();
-    assert!(out.contains("| 864 |"), "3 hosts x 288 five-minute buckets: {out}");
+    let out = text(
+        &ctx,
+        &format!("SELECT count(*) AS n FROM hosts WHERE {DAY}"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.contains("| 864 |"),
+        "3 hosts x 288 five-minute buckets: {out}"
+    );
 
-    let err = ddstream::register(&ctx, "datadog_v9", "x", "{}").unwrap_err().to_string();
-    assert!(err.contains("unknown adapter 'datadog_v9'") && err.contains("datadog_v1"), "{err}");
-    let err = ddstream::register(&ctx, "datadog_v1", "x", "{not json").unwrap_err().to_string();
-    assert!(err.contains("not a JSON object"), "{err}");
-    let err = ddstream::register(&ctx, "datadog_v1", "x", r#"{"query": "m{*}", "chunk_size": "1h"}"#)
+    let err = ddstream::register(&ctx, "datadog_v9", "x", "{}")
         .unwrap_err()
         .to_string();
+    assert!(
+        err.contains("unknown adapter 'datadog_v9'") && err.contains("datadog_v1"),
+        "{err}"
+    );
+    let err = ddstream::register(&ctx, "datadog_v1", "x", "{not json")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a JSON object"), "{err}");
+    let err = ddstream::register(
+        &ctx,
+        "datadog_v1",
+        "x",
+        r#"{"query": "m{*}", "chunk_size": "1h"}"#,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("unknown option 'chunk_size'"), "{err}");
 }
 
@@ -69,11 +95,25 @@ async fn keys_never_appear_in_debug_explain_or_errors() {
     let debug = format!("{table:?}");
     let ctx = SessionContext::new();
     ctx.register_table("cpu", Arc::new(table)).unwrap();
-    let explain = text(&ctx, &format!("EXPLAIN VERBOSE SELECT * FROM cpu WHERE {DAY}")).await.unwrap();
-    let error = text(&ctx, &format!("SELECT * FROM cpu WHERE {DAY}")).await.unwrap_err().to_string();
-    assert!(error.contains("HTTP 403") && error.contains("Forbidden"), "{error}");
+    let explain = text(
+        &ctx,
+        &format!("EXPLAIN VERBOSE SELECT * FROM cpu WHERE {DAY}"),
+    )
+    .await
+    .unwrap();
+    let error = text(&ctx, &format!("SELECT * FROM cpu WHERE {DAY}"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("HTTP 403") && error.contains("Forbidden"),
+        "{error}"
+    );
     for shown in [&debug, &explain, &error] {
-        assert!(!shown.contains("SECRET-API-KEY-123") && !shown.contains("SECRET-APP-KEY-456"), "{shown}");
+        assert!(
+            !shown.contains("SECRET-API-KEY-123") && !shown.contains("SECRET-APP-KEY-456"),
+            "{shown}"
+        );
     }
 }
 
@@ -81,7 +121,10 @@ async fn keys_never_appear_in_debug_explain_or_errors() {
 async fn empty_windows_send_no_request_and_limit_stops_early() {
     let sim = simulator(SimulatorConfig::default()).await;
     let ctx = SessionContext::new();
-    let config = format!(r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}", "max_concurrency": 1}}"#, sim.base_url());
+    let config = format!(
+        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}", "max_concurrency": 1}}"#,
+        sim.base_url()
+    );
     ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
 
     let out = text(&ctx, "SELECT count(*) AS n FROM cpu WHERE ts >= TIMESTAMP '2026-01-02T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T00:00:00Z'").await.unwrap();
@@ -98,13 +141,22 @@ async fn empty_windows_send_no_request_and_limit_stops_early() {
 async fn only_the_selected_aggregations_are_requested() {
     let sim = simulator(SimulatorConfig::default()).await;
     let ctx = SessionContext::new();
-    let config = format!(r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"}}"#, sim.base_url());
+    let config = format!(
+        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"}}"#,
+        sim.base_url()
+    );
     ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
     text(&ctx, "SELECT max FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'").await.unwrap();
     let queries: Vec<String> = sim
         .requests()
         .iter()
-        .flat_map(|r| r.query.iter().filter(|(k, _)| k == "query").map(|(_, v)| v.clone()).collect::<Vec<_>>())
+        .flat_map(|r| {
+            r.query
+                .iter()
+                .filter(|(k, _)| k == "query")
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert!(!queries.is_empty());
     for q in queries {
