@@ -44,6 +44,10 @@ pub struct Args {
     /// Write the result here instead of standard output.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Datadog API base URL for `validate`, `CREATE EXTERNAL TABLE` and `datadog_v1()`
+    /// (a proxy or a simulator); default `https://api.$DD_SITE`.
+    #[arg(long, global = true)]
+    pub base_url: Option<String>,
     /// Maximum partitions (parallel request streams) per scan.
     #[arg(long, default_value_t = 4)]
     pub partitions: usize,
@@ -71,7 +75,7 @@ pub enum Command {
 /// Runs the command line. Errors are returned for `main` to print on one line.
 pub async fn run(args: Args) -> DFResult<()> {
     match &args.command {
-        Some(Command::Validate) => return validate().await,
+        Some(Command::Validate) => return validate(args.base_url.clone()).await,
         Some(Command::Simulate { port, latency_ms }) => return simulate(*port, *latency_ms).await,
         None => {}
     }
@@ -98,6 +102,7 @@ async fn setup_tables(
     args: &Args,
 ) -> DFResult<Option<crate::simulator::Simulator>> {
     let mut defaults = DatadogV1Config::from_env();
+    defaults.base_url = args.base_url.clone();
     let mut simulator = None;
     if args.simulate {
         let sim = crate::simulator::Simulator::start(Default::default())
@@ -186,15 +191,21 @@ async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<()> {
     Ok(())
 }
 
-async fn validate() -> DFResult<()> {
+async fn validate(base_url: Option<String>) -> DFResult<()> {
     let mut config = DatadogV1Config::from_env();
     config.query = "system.cpu.user{*}".into();
+    config.base_url = base_url;
     let table = DatadogV1Table::new(config, None).map_err(crate::to_datafusion_error)?;
     table
         .validate_credentials()
         .await
         .map_err(crate::to_datafusion_error)?;
-    println!("credentials valid for {}", table.config().site);
+    let target = table
+        .config()
+        .base_url
+        .clone()
+        .unwrap_or_else(|| table.config().site.clone());
+    println!("credentials valid for {target}");
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! ([`data`]), and can inject faults ([`FaultSchedule`]), latency and rate limits. Every
 //! request is logged ([`Simulator::requests`]).
 //!
-//! ```ignore
+//! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use ddstream::simulator::{Simulator, SimulatorConfig};
 //! let sim = Simulator::start(SimulatorConfig::default()).await?;

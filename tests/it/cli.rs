@@ -135,3 +135,38 @@ fn tables_from_a_toml_config_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs adapter = \"datadog_v1\""));
     drop(sim);
 }
+
+#[test]
+fn validate_checks_the_api_key() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(ddstream::simulator::Simulator::start(
+            ddstream::simulator::SimulatorConfig {
+                api_key: Some("good-key".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ddstream"))
+            .args(["validate", "--base-url", &sim.base_url()])
+            .env("DD_API_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let ok = run("good-key");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("credentials valid"));
+    let bad = run("bad-key-789");
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("HTTP 403") && stderr.contains("Forbidden"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("bad-key-789"), "{stderr}");
+}
