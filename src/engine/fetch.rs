@@ -162,15 +162,15 @@ async fn fetch_with_retries(
     let started = Instant::now();
     let mut attempt: u32 = 0;
     loop {
-        let throttled = gate.acquire().await;
-        EngineMetrics::add_duration(&ctx.metrics.throttled_ns, throttled);
+        let permit = gate.acquire().await;
+        EngineMetrics::add_duration(&ctx.metrics.throttled_ns, permit.waited);
         EngineMetrics::add(&ctx.metrics.requests, 1);
         if attempt > 0 {
             EngineMetrics::add(&ctx.metrics.retries, 1);
         }
         let (failure, hint) = match ctx.transport.send(&request).await {
             Ok(response) => {
-                gate.observe(response.status, &response.headers);
+                permit.observe(response.status, &response.headers);
                 EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
                 if (200..300).contains(&response.status) {
                     match adapter.parse_response(cursor, &response.body) {
@@ -214,6 +214,8 @@ async fn fetch_with_retries(
             }
             Err(e) => (e.to_string(), None),
         };
+        // Release the gate (a failed probe lets another request probe) before backing off.
+        drop(permit);
         match ctx.policy.backoff(attempt, hint) {
             Some(delay) => {
                 tracing::debug!(adapter = adapter.name(), %cursor, attempt, ?delay, error = %failure, "retrying");

@@ -18,7 +18,7 @@ pub use cursor::{format_ms, format_ms_range, Cursor, TimeWindow};
 pub use metrics::{EngineMetrics, MetricsSnapshot};
 pub use pipeline::EngineStream;
 pub use policy::{ChunkFeedback, DefaultPolicy, ExecutionPolicy};
-pub use rate_gate::RateGate;
+pub use rate_gate::{GatePermit, RateGate};
 
 use crate::transport::Transport;
 

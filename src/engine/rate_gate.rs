@@ -19,12 +19,49 @@ struct GateState {
     reset_at: Option<Instant>,
     /// Nobody sends before this (after a 429).
     blocked_until: Option<Instant>,
+    /// Some response has been seen.
+    observed_any: bool,
+    /// The API sends `X-RateLimit-Remaining`: it has a budget worth probing for.
+    limited: bool,
+    /// A probe is in flight while the budget is unknown; others wait for its answer.
+    probing: bool,
+}
+
+/// What [`RateGate::acquire`] decided.
+enum Admission {
+    Wait(Instant),
+    Go { probe: bool },
 }
 
 /// A shared rate limiter fed by response headers.
 #[derive(Debug, Default)]
 pub struct RateGate {
     state: Mutex<GateState>,
+}
+
+/// Leave to send one request. Feed the response to [`GatePermit::observe`]; dropping the permit
+/// of a probe that got no response lets the next request probe instead.
+#[derive(Debug)]
+pub struct GatePermit {
+    gate: Arc<RateGate>,
+    probe: bool,
+    /// Time spent waiting for the gate.
+    pub waited: Duration,
+}
+
+impl GatePermit {
+    /// Updates the gate from the response.
+    pub fn observe(&self, status: u16, headers: &HeaderMap) {
+        self.gate.observe(status, headers);
+    }
+}
+
+impl Drop for GatePermit {
+    fn drop(&mut self) {
+        if self.probe {
+            self.gate.lock().probing = false;
+        }
+    }
 }
 
 impl RateGate {
@@ -36,53 +73,74 @@ impl RateGate {
         Arc::clone(map.entry(key.to_string()).or_default())
     }
 
-    /// Waits until a request may be sent, and reserves one unit of budget. Returns the time spent
-    /// waiting.
-    pub async fn acquire(&self) -> Duration {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a request may be sent and reserves one unit of budget. While the budget is
+    /// unknown (first request, new period, after a 429) of an API that reports one, a single
+    /// probe goes first, so that many partitions starting together do not collect 429s.
+    pub async fn acquire(self: &Arc<Self>) -> GatePermit {
         let started = Instant::now();
         loop {
-            let wait_until = {
-                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let admission = {
+                let mut s = self.lock();
                 let now = Instant::now();
                 if let Some(until) = s.blocked_until.filter(|u| *u > now) {
-                    Some(until)
-                } else if let (Some(0..), Some(reset)) =
-                    (s.remaining.filter(|r| *r <= 0), s.reset_at)
-                {
-                    if reset > now {
-                        Some(reset)
-                    } else {
+                    Admission::Wait(until + Duration::from_millis(20))
+                } else if let (Some(r), Some(reset)) = (s.remaining, s.reset_at) {
+                    if r <= 0 && reset > now {
+                        // A few ms past the reset, so the server's window has really turned over.
+                        Admission::Wait(reset + Duration::from_millis(20))
+                    } else if r <= 0 {
                         // The period is over: the next response tells the new budget.
                         s.remaining = None;
-                        None
+                        continue;
+                    } else {
+                        s.remaining = Some(r - 1);
+                        Admission::Go { probe: false }
+                    }
+                } else if s.remaining.is_none() && (!s.observed_any || s.limited) {
+                    if s.probing {
+                        Admission::Wait(now + Duration::from_millis(10))
+                    } else {
+                        s.probing = true;
+                        Admission::Go { probe: true }
                     }
                 } else {
-                    if let Some(r) = s.remaining.as_mut() {
-                        *r -= 1;
-                    }
-                    None
+                    Admission::Go { probe: false }
                 }
             };
-            match wait_until {
-                // A few ms past the reset, so the server's window has really turned over.
-                Some(until) => tokio::time::sleep_until(until + Duration::from_millis(20)).await,
-                None => return started.elapsed(),
+            match admission {
+                Admission::Wait(until) => tokio::time::sleep_until(until).await,
+                Admission::Go { probe } => {
+                    return GatePermit {
+                        gate: Arc::clone(self),
+                        probe,
+                        waited: started.elapsed(),
+                    }
+                }
             }
         }
     }
 
     /// Updates the budget from a response's headers.
-    pub fn observe(&self, status: u16, headers: &HeaderMap) {
+    fn observe(&self, status: u16, headers: &HeaderMap) {
         let remaining = header_i64(headers, "x-ratelimit-remaining");
         let reset =
             header_i64(headers, "x-ratelimit-reset").map(|s| Duration::from_secs(s.max(0) as u64));
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.lock();
         let now = Instant::now();
+        s.observed_any = true;
+        s.limited |= remaining.is_some();
+        s.probing = false;
         if status == 429 {
             // Only the hold: the budget figures of a 429 may be stale next to those of responses
             // that were in flight with it, and the next success reports the real ones.
             let wait = retry_hint(status, headers).unwrap_or(Duration::from_secs(1));
             s.blocked_until = Some(s.blocked_until.map_or(now + wait, |b| b.max(now + wait)));
+            // Unknown again: after the hold, one probe learns the new budget.
+            s.remaining = None;
             return;
         }
         if let Some(r) = remaining {
@@ -155,22 +213,63 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn gate_holds_when_budget_is_spent() {
-        let gate = RateGate::default();
+        let gate = Arc::new(RateGate::default());
         gate.observe(
             200,
             &headers(&[("x-ratelimit-remaining", "1"), ("x-ratelimit-reset", "5")]),
         );
-        assert!(gate.acquire().await < Duration::from_millis(1));
+        assert!(gate.acquire().await.waited < Duration::from_millis(1));
         // Budget now 0: the next acquire waits for the reset.
-        let waited = gate.acquire().await;
+        let waited = gate.acquire().await.waited;
         assert!(waited >= Duration::from_secs(5), "waited {waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn gate_blocks_after_429() {
-        let gate = RateGate::default();
+        let gate = Arc::new(RateGate::default());
         gate.observe(429, &headers(&[("retry-after", "2")]));
-        let waited = gate.acquire().await;
+        let waited = gate.acquire().await.waited;
         assert!(waited >= Duration::from_secs(2), "waited {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_probe_goes_first_while_the_budget_is_unknown() {
+        let gate = Arc::new(RateGate::default());
+        let probe = gate.acquire().await;
+        // A second request waits for the probe's answer.
+        let waiter = tokio::spawn({
+            let gate = Arc::clone(&gate);
+            async move { gate.acquire().await.waited }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished());
+        probe.observe(
+            200,
+            &headers(&[("x-ratelimit-remaining", "10"), ("x-ratelimit-reset", "60")]),
+        );
+        drop(probe);
+        let waited = waiter.await.unwrap();
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
+        // Known budget: no more waiting.
+        assert!(gate.acquire().await.waited < Duration::from_millis(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apis_without_limits_are_not_serialised() {
+        let gate = Arc::new(RateGate::default());
+        let probe = gate.acquire().await;
+        probe.observe(200, &HeaderMap::new());
+        // No budget headers: everyone goes at once, no probing.
+        let a = gate.acquire().await;
+        let b = gate.acquire().await;
+        assert!(a.waited + b.waited < Duration::from_millis(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_without_response_lets_the_next_one_probe() {
+        let gate = Arc::new(RateGate::default());
+        drop(gate.acquire().await); // a connection error: no response to observe
+        let next = tokio::time::timeout(Duration::from_secs(1), gate.acquire()).await;
+        assert!(next.is_ok());
     }
 }
