@@ -1,0 +1,98 @@
+//! Seeded fault injection: the same extraction under many random fault schedules returns exactly
+//! the fault-free rows. `DDSTREAM_FAULT_SCHEDULES=N` sets the number of schedules (default 200).
+
+use std::time::Duration;
+
+use ddstream::engine::{Plan, TimeWindow};
+use ddstream::simulator::{FaultKind, FaultSchedule, SimulatorConfig};
+use futures::TryStreamExt;
+
+use crate::common::*;
+
+fn kinds() -> Vec<FaultKind> {
+    vec![
+        FaultKind::Status(500),
+        FaultKind::Status(502),
+        FaultKind::Status(503),
+        FaultKind::Status(504),
+        FaultKind::TooManyRequestsRetryAfter { secs: 0 },
+        FaultKind::TooManyRequestsResetOnly { secs: 0 },
+        FaultKind::ConnectionResetBeforeResponse,
+        FaultKind::ResetMidBody,
+        FaultKind::TruncatedJson,
+        FaultKind::Slow {
+            delay: Duration::from_millis(600),
+        },
+        FaultKind::PayloadTooLarge,
+    ]
+}
+
+/// Runs one schedule; returns (faults injected, retries + splits).
+async fn run_schedule(seed: u64, want: &[Row]) -> (u64, u64) {
+    let sim = simulator(SimulatorConfig {
+        faults: FaultSchedule::seeded(seed, 0.3, kinds()).with_max_consecutive(2),
+        ..Default::default()
+    })
+    .await;
+    let e = engine(
+        v1_adapter(&sim, "system.cpu.user{*} by {host}", 60),
+        fast_policy(2),
+        Duration::from_millis(300),
+    );
+    let plan = Plan::Windows {
+        ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + 12 * 3600) * 1000)],
+        chunk: Duration::from_secs(4 * 3600),
+    };
+    let batches: Vec<_> = e
+        .stream(plan)
+        .try_collect()
+        .await
+        .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
+    let mut got = rows(&batches);
+    got.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_rows_eq(&got, want, &format!("seed {seed}"));
+    let m = e.metrics().snapshot();
+    (sim.faults_injected(), m.retries + m.splits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_fault_schedules_return_exactly_the_fault_free_rows() {
+    let schedules: u64 = std::env::var("DDSTREAM_FAULT_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    // The fault-free run is the reference.
+    let sim = simulator(SimulatorConfig::default()).await;
+    let e = engine(
+        v1_adapter(&sim, "system.cpu.user{*} by {host}", 60),
+        fast_policy(2),
+        Duration::from_secs(10),
+    );
+    let plan = Plan::Windows {
+        ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + 12 * 3600) * 1000)],
+        chunk: Duration::from_secs(4 * 3600),
+    };
+    let mut want = rows(&e.stream(plan).try_collect::<Vec<_>>().await.unwrap());
+    want.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_eq!(want.len(), 3 * 720);
+
+    let (mut faults, mut recoveries) = (0, 0);
+    let seeds: Vec<u64> = (1..=schedules).collect();
+    for group in seeds.chunks(12) {
+        let results =
+            futures::future::join_all(group.iter().map(|seed| run_schedule(*seed, &want))).await;
+        for (f, r) in results {
+            faults += f;
+            recoveries += r;
+        }
+    }
+    eprintln!("{schedules} schedules, {faults} faults injected, {recoveries} retries and splits");
+    assert!(
+        faults >= schedules / 2,
+        "the schedules injected faults: {faults}"
+    );
+    assert!(
+        recoveries >= faults,
+        "every fault was recovered by a retry or a split"
+    );
+}
