@@ -65,6 +65,8 @@ pub enum Error {
         cursor: String,
         /// What was wrong with the body.
         message: String,
+        /// The body ended early (a broken transfer): worth another try.
+        truncated: bool,
     },
 
     /// The API kept saying a window was too large, down to the smallest window allowed.

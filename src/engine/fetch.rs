@@ -236,7 +236,13 @@ async fn fetch_with_retries(
 }
 
 fn is_truncation(error: &Error) -> bool {
-    matches!(error, Error::MalformedResponse { message, .. } if message.contains("EOF while parsing"))
+    matches!(
+        error,
+        Error::MalformedResponse {
+            truncated: true,
+            ..
+        }
+    )
 }
 
 /// Used by the planner: the window after `pos` of about `chunk_ms`, ending on an aligned boundary

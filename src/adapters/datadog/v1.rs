@@ -118,6 +118,8 @@ pub struct DatadogV1Options {
 #[derive(Debug, Clone)]
 pub struct DatadogV1Adapter {
     options: DatadogV1Options,
+    /// The query as the user wrote it: the `query` column, so `WHERE query = '...'` matches.
+    written_query: String,
     /// The `query=` parameter, built once.
     wire_query: String,
     schema: SchemaRef,
@@ -126,6 +128,7 @@ pub struct DatadogV1Adapter {
 impl DatadogV1Adapter {
     /// Validates the options and builds the adapter.
     pub fn new(mut options: DatadogV1Options) -> Result<Self> {
+        let written_query = options.query.trim().to_string();
         options.query = normalize_query(&options.query)?;
         if options.granularity_s <= 0 {
             return Err(Error::config(format!(
@@ -154,6 +157,7 @@ impl DatadogV1Adapter {
             .join(",");
         Ok(Self {
             options,
+            written_query,
             wire_query,
             schema: v1_schema(),
         })
@@ -286,10 +290,11 @@ impl VendorAdapter for DatadogV1Adapter {
                 "{ADAPTER} only pages by time window, got {cursor}"
             )));
         };
-        let parsed = parse_body(body).map_err(|message| Error::MalformedResponse {
+        let parsed = parse_body(body).map_err(|(message, truncated)| Error::MalformedResponse {
             adapter: ADAPTER,
             cursor: cursor.to_string(),
             message,
+            truncated,
         })?;
         if let Some(status) = parsed.status.as_deref().filter(|s| *s != "ok") {
             return Err(Error::Api {
@@ -320,6 +325,7 @@ impl VendorAdapter for DatadogV1Adapter {
                     adapter: ADAPTER,
                     cursor: cursor.to_string(),
                     message,
+                    truncated: false,
                 })?;
         Ok(PageOutcome::Rows { batch, next: None })
     }
@@ -395,10 +401,11 @@ where
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
-fn parse_body(body: &[u8]) -> std::result::Result<V1Body, String> {
+/// Parses the body; the error says whether the body was cut short.
+fn parse_body(body: &[u8]) -> std::result::Result<V1Body, (String, bool)> {
     serde_json::from_slice(body).map_err(|e| {
         let head: String = String::from_utf8_lossy(&body[..body.len().min(120)]).into();
-        format!("{e} (body starts with {head:?})")
+        (format!("{e} (body starts with {head:?})"), e.is_eof())
     })
 }
 
@@ -460,7 +467,7 @@ impl DatadogV1Adapter {
             });
             let mut push_row = |ts: i64, values: [Option<f64>; 4]| {
                 if window.contains(ts) {
-                    b.push(&self.options.query, metric, scope, ts, values, interval);
+                    b.push(&self.written_query, metric, scope, ts, values, interval);
                 }
             };
             if same_axis {

@@ -167,16 +167,30 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
     let body = fixture("v1_query_metrics_ok.json");
     let err = a
         .parse_response(&window(0, 60), &body[..body.len() / 2])
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::MalformedResponse {
+            truncated: true,
+            ..
+        }
+    ));
+    let err = err.to_string();
     assert!(
         err.contains("malformed response") && err.contains("EOF"),
         "{err}"
     );
     let err = a
         .parse_response(&window(0, 60), b"<html>oops</html>")
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::MalformedResponse {
+            truncated: false,
+            ..
+        }
+    ));
+    let err = err.to_string();
     assert!(
         err.contains("datadog_v1") && err.contains("<html>"),
         "{err}"
