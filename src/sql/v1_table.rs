@@ -163,10 +163,14 @@ impl DatadogV1Table {
     }
 
     fn policy(&self) -> DefaultPolicy {
+        // Datadog's rollup table says how large a window can be at this granularity; growing
+        // past it only buys refused requests, so it is the ceiling (or the chunk given, if larger).
+        let known_max = v1::default_chunk(self.config.granularity_s());
         DefaultPolicy {
             max_retries: self.config.max_retries,
             prefetch_depth: self.config.prefetch_depth,
             min_chunk: self.config.min_chunk.unwrap_or(self.config.granularity),
+            max_chunk: self.config.chunk.map_or(known_max, |c| c.max(known_max)),
             ..DefaultPolicy::default()
         }
     }

@@ -163,3 +163,23 @@ async fn only_the_selected_aggregations_are_requested() {
         assert_eq!(q, "max:system.cpu.user{*}.rollup(max,60)");
     }
 }
+
+#[tokio::test]
+async fn a_long_extraction_wastes_no_request() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let ctx = SessionContext::new();
+    let config = format!(
+        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"}}"#,
+        sim.base_url()
+    );
+    ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
+    let out = text(
+        &ctx,
+        "EXPLAIN ANALYZE SELECT count(*) FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'",
+    )
+    .await
+    .unwrap();
+    // 7 days in 4 h windows: 42 requests, none refused, whatever the partitioning.
+    assert_eq!(sim.requests().len(), 42, "{out}");
+    assert!(out.contains("splits=0"), "{out}");
+}
