@@ -44,7 +44,7 @@ pub(crate) fn units_per_second(unit: &TimeUnit) -> i64 {
 fn floor_array<T: ArrowTimestampType>(array: &ArrayRef, width: i64) -> ArrayRef {
     let array: &PrimitiveArray<T> = array.as_primitive();
     let tz = array.timezone().map(Arc::from);
-    let out: PrimitiveArray<T> = array.unary(|v| v - v.rem_euclid(width));
+    let out: PrimitiveArray<T> = array.unary(|v| v.saturating_sub(v.rem_euclid(width)));
     Arc::new(out.with_timezone_opt(tz))
 }
 

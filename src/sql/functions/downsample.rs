@@ -242,13 +242,15 @@ impl TableFunctionImpl for Downsample {
                 let Some(width) = width_seconds.checked_mul(units_per_second(unit)) else {
                     return plan_err!("downsample: granularity '{granularity}' is too wide");
                 };
-                let first = start - start.rem_euclid(width);
-                let n = if end > first {
-                    (end - first + width - 1) / width
+                let first = start.saturating_sub(start.rem_euclid(width));
+                // In i128: no overflow near the ends of the timestamp range.
+                let span = i128::from(end) - i128::from(first);
+                let n = if span > 0 {
+                    (span + i128::from(width) - 1) / i128::from(width)
                 } else {
                     0
                 };
-                if n > MAX_BUCKETS {
+                if n > i128::from(MAX_BUCKETS) {
                     return plan_err!(
                         "downsample: the window has {n} buckets of '{granularity}', more than {MAX_BUCKETS}; use a wider granularity or a narrower window"
                     );
@@ -263,9 +265,9 @@ impl TableFunctionImpl for Downsample {
                         )?))
                     };
                     let mut rows = Vec::with_capacity(n as usize);
-                    for i in 0..n {
+                    for i in 0..n as i64 {
                         let b = first + i * width;
-                        rows.push(vec![ts_scalar(b)?, ts_scalar(b + width / 2)?]);
+                        rows.push(vec![ts_scalar(b)?, ts_scalar(b.saturating_add(width / 2))?]);
                     }
                     let buckets = LogicalPlanBuilder::values(rows)?
                         .project(vec![

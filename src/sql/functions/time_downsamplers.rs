@@ -197,3 +197,50 @@ impl Accumulator for TimeAccumulator {
         std::mem::size_of_val(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::TimestampMillisecondArray;
+
+    #[test]
+    fn merge_keeps_the_input_type_and_truncates_the_mean() -> Result<()> {
+        let data_type = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let make = |kind| TimeAccumulator {
+            kind,
+            data_type: data_type.clone(),
+            min: None,
+            max: None,
+            sum: 0,
+            count: 0,
+        };
+        for (kind, expected) in [
+            (TimeKind::First, 1_000),
+            (TimeKind::Last, 4_500),
+            // (1.0 + 2.0 + 4.5) / 3 = 2.5 s → 2 s.
+            (TimeKind::Mean, 2_000),
+        ] {
+            let mut a = make(kind);
+            a.update_batch(&[Arc::new(TimestampMillisecondArray::from(vec![
+                Some(2_000),
+                None,
+                Some(1_000),
+            ]))])?;
+            let mut b = make(kind);
+            b.update_batch(&[Arc::new(TimestampMillisecondArray::from(vec![4_500]))])?;
+            let mut empty = make(kind);
+            let states = [a.state()?, b.state()?, empty.state()?];
+            let columns = (0..4)
+                .map(|c| ScalarValue::iter_to_array(states.iter().map(|s| s[c].clone())))
+                .collect::<Result<Vec<_>>>()?;
+            let mut last = make(kind);
+            last.merge_batch(&columns)?;
+            assert_eq!(
+                last.evaluate()?,
+                ScalarValue::TimestampMillisecond(Some(expected), Some("UTC".into())),
+                "{kind:?}"
+            );
+        }
+        Ok(())
+    }
+}

@@ -432,3 +432,97 @@ impl Accumulator for FrequencyAccumulator {
                 .sum::<usize>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Float64Array, StringArray};
+
+    /// Merges the states of accumulators fed `parts` into a fresh one, as a final aggregation
+    /// over several partitions does.
+    fn merged(
+        make: impl Fn() -> Box<dyn Accumulator>,
+        parts: Vec<ArrayRef>,
+    ) -> Result<ScalarValue> {
+        let mut states: Vec<Vec<ScalarValue>> = Vec::new();
+        for part in parts {
+            let mut acc = make();
+            acc.update_batch(&[part])?;
+            states.push(acc.state()?);
+        }
+        let columns = (0..states[0].len())
+            .map(|c| ScalarValue::iter_to_array(states.iter().map(|s| s[c].clone())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut last = make();
+        last.merge_batch(&columns)?;
+        last.evaluate()
+    }
+
+    fn moments(kind: MomentKind) -> Box<dyn Accumulator> {
+        Box::new(MomentsAccumulator {
+            kind,
+            count: 0,
+            sum: 0.0,
+            sum_squares: 0.0,
+        })
+    }
+
+    #[test]
+    fn moments_merge_across_partitions() -> Result<()> {
+        let parts = || -> Vec<ArrayRef> {
+            vec![
+                Arc::new(Float64Array::from(vec![Some(2.0), None, Some(4.0)])),
+                Arc::new(Float64Array::from(vec![None::<f64>])),
+                Arc::new(Float64Array::from(vec![4.0, 4.0, 5.0, 5.0, 7.0, 9.0])),
+            ]
+        };
+        // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, population σ 2.
+        let mean = merged(|| moments(MomentKind::Mean), parts())?;
+        assert_eq!(mean, ScalarValue::Float64(Some(5.0)));
+        let sd = merged(|| moments(MomentKind::StdDev), parts())?;
+        assert_eq!(sd, ScalarValue::Float64(Some(2.0)));
+        let sq = merged(|| moments(MomentKind::SumSquares), parts())?;
+        assert_eq!(sq, ScalarValue::Float64(Some(232.0)));
+        let empty = merged(
+            || moments(MomentKind::StdDev),
+            vec![Arc::new(Float64Array::from(vec![None::<f64>]))],
+        )?;
+        assert_eq!(empty, ScalarValue::Float64(None));
+        Ok(())
+    }
+
+    #[test]
+    fn frequencies_merge_across_partitions() -> Result<()> {
+        let make = |kind| -> Box<dyn Accumulator> {
+            Box::new(FrequencyAccumulator {
+                kind,
+                data_type: DataType::Utf8,
+                counts: HashMap::new(),
+            })
+        };
+        let parts = || -> Vec<ArrayRef> {
+            vec![
+                Arc::new(StringArray::from(vec![Some("b"), Some("c"), None])),
+                Arc::new(StringArray::from(vec!["c", "b", "a"])),
+            ]
+        };
+        // b: 2, c: 2, a: 1 → most often b (tie, smaller), least often a.
+        let most = merged(|| make(FrequencyKind::MostOften), parts())?;
+        assert_eq!(most, ScalarValue::Utf8(Some("b".into())));
+        let least = merged(|| make(FrequencyKind::LeastOften), parts())?;
+        assert_eq!(least, ScalarValue::Utf8(Some("a".into())));
+        let ScalarValue::Map(map) = merged(|| make(FrequencyKind::Frequencies), parts())? else {
+            panic!("frequencies returns a map");
+        };
+        let entries = map.entries();
+        let keys: Vec<_> = entries.column(0).as_string::<i32>().iter().collect();
+        let counts: Vec<_> = entries
+            .column(1)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec();
+        assert_eq!(keys, vec![Some("a"), Some("b"), Some("c")]);
+        assert_eq!(counts, vec![1, 2, 2]);
+        Ok(())
+    }
+}
