@@ -45,6 +45,7 @@ impl Db {
             ctx.register_table(name, Arc::new(table)).expect("register");
         }
         register_sql_surface(&ctx, defaults);
+        ddstream::register_functions(&ctx);
         Self { ctx }
     }
 }

@@ -3,12 +3,14 @@
 //! table functions).
 
 pub mod filters;
+pub mod functions;
 pub mod options;
 mod register;
 pub mod scan;
 pub mod v1_config;
 mod v1_table;
 
+pub use functions::register_functions;
 pub use register::{
     register, register_sql_surface, table_from_json, DatadogV1Factory, DatadogV1Function, ADAPTERS,
 };

@@ -26,6 +26,7 @@ pub fn register(ctx: &SessionContext, adapter: &str, name: &str, config_json: &s
     let table = table_from_json(adapter, config_json)?;
     ctx.register_table(name, table)
         .map_err(|e| Error::config(format!("cannot register table '{name}': {e}")))?;
+    crate::sql::functions::register_functions(ctx);
     Ok(())
 }
 
@@ -60,6 +61,7 @@ pub fn register_sql_surface(ctx: &SessionContext, defaults: DatadogV1Config) {
         .table_factories_mut()
         .insert("DATADOG_V1".to_string(), factory);
     ctx.register_udtf("datadog_v1", Arc::new(DatadogV1Function { defaults }));
+    crate::sql::functions::register_functions(ctx);
 }
 
 /// `CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS (...)`.
