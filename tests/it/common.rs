@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::{Float64Type, TimestampMillisecondType};
 use ddstream::adapters::datadog::{Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options};
 use ddstream::engine::{DefaultPolicy, Engine};
 use ddstream::simulator::data::{self, Agg};
-use ddstream::simulator::{Simulator, SimulatorConfig};
+use ddstream::simulator::{FaultKind, Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};
 
 /// 2026-01-01T00:00:00Z in seconds.
@@ -97,4 +97,23 @@ pub fn assert_rows_eq(got: &[Row], want: &[Row], context: &str) {
             "{context}: row {i} differs: got {g:?}, want {w:?}"
         );
     }
+}
+
+/// Every transient fault kind the simulator injects; `wait_s` is the 429s' wait, `slow` the delay
+/// of slow responses (longer than the client's timeout).
+pub fn transient_faults(wait_s: u64, slow: Duration) -> Vec<FaultKind> {
+    vec![
+        FaultKind::Status(500),
+        FaultKind::Status(502),
+        FaultKind::Status(503),
+        FaultKind::Status(504),
+        FaultKind::Status(408),
+        FaultKind::TooManyRequestsRetryAfter { secs: wait_s },
+        FaultKind::TooManyRequestsResetOnly { secs: wait_s },
+        FaultKind::ConnectionResetBeforeResponse,
+        FaultKind::ResetMidBody,
+        FaultKind::TruncatedJson,
+        FaultKind::Slow { delay: slow },
+        FaultKind::PayloadTooLarge,
+    ]
 }

@@ -132,22 +132,7 @@ async fn group_by_gives_one_series_per_host() {
 
 #[tokio::test]
 async fn every_fault_kind_is_retried_to_identical_rows() {
-    let kinds = [
-        FaultKind::Status(500),
-        FaultKind::Status(502),
-        FaultKind::Status(503),
-        FaultKind::Status(504),
-        FaultKind::Status(408),
-        FaultKind::TooManyRequestsRetryAfter { secs: 1 },
-        FaultKind::TooManyRequestsResetOnly { secs: 1 },
-        FaultKind::ConnectionResetBeforeResponse,
-        FaultKind::ResetMidBody,
-        FaultKind::TruncatedJson,
-        FaultKind::Slow {
-            delay: Duration::from_millis(1500),
-        },
-        FaultKind::PayloadTooLarge,
-    ];
+    let kinds = transient_faults(1, Duration::from_millis(1500));
     let want = expected_rows(METRIC, JAN1, JAN1 + 8 * 3600, 60);
     for kind in kinds {
         let sim = simulator(SimulatorConfig {

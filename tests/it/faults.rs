@@ -4,33 +4,16 @@
 use std::time::Duration;
 
 use ddstream::engine::{Plan, TimeWindow};
-use ddstream::simulator::{FaultKind, FaultSchedule, SimulatorConfig};
+use ddstream::simulator::{FaultSchedule, SimulatorConfig};
 use futures::TryStreamExt;
 
 use crate::common::*;
 
-fn kinds() -> Vec<FaultKind> {
-    vec![
-        FaultKind::Status(500),
-        FaultKind::Status(502),
-        FaultKind::Status(503),
-        FaultKind::Status(504),
-        FaultKind::TooManyRequestsRetryAfter { secs: 0 },
-        FaultKind::TooManyRequestsResetOnly { secs: 0 },
-        FaultKind::ConnectionResetBeforeResponse,
-        FaultKind::ResetMidBody,
-        FaultKind::TruncatedJson,
-        FaultKind::Slow {
-            delay: Duration::from_millis(600),
-        },
-        FaultKind::PayloadTooLarge,
-    ]
-}
-
 /// Runs one schedule; returns (faults injected, retries + splits).
 async fn run_schedule(seed: u64, want: &[Row]) -> (u64, u64) {
     let sim = simulator(SimulatorConfig {
-        faults: FaultSchedule::seeded(seed, 0.3, kinds()).with_max_consecutive(2),
+        faults: FaultSchedule::seeded(seed, 0.3, transient_faults(0, Duration::from_millis(600)))
+            .with_max_consecutive(2),
         ..Default::default()
     })
     .await;

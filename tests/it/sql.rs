@@ -13,6 +13,17 @@ use crate::common::*;
 const DAY: &str =
     "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-02T00:00:00Z'";
 
+/// A session with table `cpu` (`system.cpu.user{*}`) on `sim`; `extra` adds JSON options.
+fn cpu_session(sim: &ddstream::simulator::Simulator, extra: &str) -> SessionContext {
+    let ctx = SessionContext::new();
+    let config = format!(
+        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"{extra}}}"#,
+        sim.base_url()
+    );
+    ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
+    ctx
+}
+
 async fn text(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<String> {
     let batches = ctx.sql(sql).await?.collect().await?;
     Ok(pretty_format_batches(&batches)?.to_string())
@@ -120,12 +131,7 @@ async fn keys_never_appear_in_debug_explain_or_errors() {
 #[tokio::test]
 async fn empty_windows_send_no_request_and_limit_stops_early() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let ctx = SessionContext::new();
-    let config = format!(
-        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}", "max_concurrency": 1}}"#,
-        sim.base_url()
-    );
-    ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
+    let ctx = cpu_session(&sim, r#", "max_concurrency": 1"#);
 
     let out = text(&ctx, "SELECT count(*) AS n FROM cpu WHERE ts >= TIMESTAMP '2026-01-02T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T00:00:00Z'").await.unwrap();
     assert!(out.contains("| 0 |"), "{out}");
@@ -140,12 +146,7 @@ async fn empty_windows_send_no_request_and_limit_stops_early() {
 #[tokio::test]
 async fn only_the_selected_aggregations_are_requested() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let ctx = SessionContext::new();
-    let config = format!(
-        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"}}"#,
-        sim.base_url()
-    );
-    ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
+    let ctx = cpu_session(&sim, "");
     text(&ctx, "SELECT max FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'").await.unwrap();
     let queries: Vec<String> = sim
         .requests()
@@ -167,12 +168,7 @@ async fn only_the_selected_aggregations_are_requested() {
 #[tokio::test]
 async fn a_long_extraction_wastes_no_request() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let ctx = SessionContext::new();
-    let config = format!(
-        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}"}}"#,
-        sim.base_url()
-    );
-    ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
+    let ctx = cpu_session(&sim, "");
     let out = text(
         &ctx,
         "EXPLAIN ANALYZE SELECT count(*) FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'",
