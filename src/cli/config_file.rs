@@ -23,9 +23,15 @@ pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<Strin
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     let root: serde_json::Value = if is_toml {
         let value: toml::Value = toml::from_str(&text).map_err(|e| {
+            // toml's Display quotes the offending line, which may hold a key: report only the
+            // position and the message.
+            let line = e.span().map_or(0, |span| {
+                text[..span.start.min(text.len())].lines().count().max(1)
+            });
             Error::config(format!(
-                "config file {} is not valid TOML: {e}",
-                path.display()
+                "config file {} is not valid TOML at line {line}: {}",
+                path.display(),
+                e.message()
             ))
         })?;
         serde_json::to_value(value).map_err(|e| Error::config(e.to_string()))?
@@ -42,9 +48,10 @@ pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<Strin
         .cloned()
         .map(serde_json::from_value)
         .transpose()
-        .map_err(|e| {
+        .map_err(|_| {
+            // serde's message would quote the value, which may hold a key.
             Error::config(format!(
-                "config file {}: 'tables' must map names to option objects ({e})",
+                "config file {}: 'tables' must map table names to objects of options",
                 path.display()
             ))
         })?

@@ -49,7 +49,7 @@ impl TimeWindow {
 
     /// Length in milliseconds (0 for empty or inverted windows).
     pub fn len_ms(&self) -> i64 {
-        (self.end_ms - self.start_ms).max(0)
+        self.end_ms.saturating_sub(self.start_ms).max(0)
     }
 
     /// True when the window holds no instant.

@@ -228,6 +228,7 @@ impl EngineStream {
     fn finish(&mut self) {
         self.finished = true;
         self.in_flight.clear();
+        self.ready.clear();
     }
 }
 

@@ -10,6 +10,16 @@ use tokio::time::Instant;
 
 use http::HeaderMap;
 
+/// The longest the gate holds requests on the word of one response (a Datadog period is at most
+/// an hour); larger or malformed figures are clamped so a bad header cannot stall the process.
+pub const MAX_GATE_WAIT: Duration = Duration::from_secs(3600);
+
+/// `now + wait`, with the wait clamped to [`MAX_GATE_WAIT`].
+fn after(now: Instant, wait: Duration) -> Instant {
+    let wait = wait.min(MAX_GATE_WAIT);
+    now.checked_add(wait).unwrap_or(now)
+}
+
 /// Budget state of one rate limit.
 #[derive(Debug, Default)]
 struct GateState {
@@ -127,8 +137,8 @@ impl RateGate {
     /// Updates the budget from a response's headers.
     fn observe(&self, status: u16, headers: &HeaderMap) {
         let remaining = header_i64(headers, "x-ratelimit-remaining");
-        let reset =
-            header_i64(headers, "x-ratelimit-reset").map(|s| Duration::from_secs(s.max(0) as u64));
+        let reset = header_i64(headers, "x-ratelimit-reset")
+            .map(|s| Duration::from_secs(s.clamp(0, MAX_GATE_WAIT.as_secs() as i64) as u64));
         let mut s = self.lock();
         let now = Instant::now();
         s.observed_any = true;
@@ -138,7 +148,8 @@ impl RateGate {
             // Only the hold: the budget figures of a 429 may be stale next to those of responses
             // that were in flight with it, and the next success reports the real ones.
             let wait = retry_hint(status, headers).unwrap_or(Duration::from_secs(1));
-            s.blocked_until = Some(s.blocked_until.map_or(now + wait, |b| b.max(now + wait)));
+            let until = after(now, wait);
+            s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
             // Unknown again: after the hold, one probe learns the new budget.
             s.remaining = None;
             return;
@@ -152,7 +163,7 @@ impl RateGate {
             });
         }
         if let Some(reset) = reset {
-            s.reset_at = Some(now + reset);
+            s.reset_at = Some(after(now, reset));
         }
     }
 }
@@ -168,7 +179,8 @@ pub fn retry_hint(status: u16, headers: &HeaderMap) -> Option<Duration> {
                 .flatten()
         })
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // Clamped before converting, so no figure can overflow a Duration.
+        .map(|s| Duration::from_secs_f64(s.min(MAX_GATE_WAIT.as_secs_f64())))
 }
 
 fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
@@ -271,5 +283,33 @@ mod tests {
         drop(gate.acquire().await); // a connection error: no response to observe
         let next = tokio::time::timeout(Duration::from_secs(1), gate.acquire()).await;
         assert!(next.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_headers_are_clamped_not_trusted() {
+        assert_eq!(
+            retry_hint(429, &headers(&[("retry-after", "1e20")])),
+            Some(MAX_GATE_WAIT)
+        );
+        assert_eq!(retry_hint(429, &headers(&[("retry-after", "-3")])), None);
+        let gate = Arc::new(RateGate::default());
+        gate.observe(
+            200,
+            &headers(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "9223372036854775807"),
+            ]),
+        );
+        let waited = gate.acquire().await.waited;
+        assert!(
+            waited <= MAX_GATE_WAIT + Duration::from_secs(1),
+            "{waited:?}"
+        );
+        gate.observe(429, &headers(&[("retry-after", "1e18")]));
+        let waited = gate.acquire().await.waited;
+        assert!(
+            waited <= MAX_GATE_WAIT + Duration::from_secs(1),
+            "{waited:?}"
+        );
     }
 }

@@ -151,15 +151,24 @@ fn comparison(op: Operator, (floor, exact): (i64, bool)) -> Option<RangeSet> {
 fn is_column(expr: &Expr, name: &str) -> bool {
     match expr {
         Expr::Column(c) => c.name == name,
-        // A cast of the column to another timestamp unit or zone keeps its instants.
-        Expr::Cast(c) => {
-            matches!(*c.field.data_type(), DataType::Timestamp(..)) && is_column(&c.expr, name)
-        }
-        Expr::TryCast(c) => {
-            matches!(*c.field.data_type(), DataType::Timestamp(..)) && is_column(&c.expr, name)
-        }
+        // A cast to ms or a finer unit, in any zone, keeps the column's instants.
+        Expr::Cast(c) => keeps_instants(c.field.data_type()) && is_column(&c.expr, name),
+        Expr::TryCast(c) => keeps_instants(c.field.data_type()) && is_column(&c.expr, name),
         _ => false,
     }
+}
+
+/// A cast to a timestamp of millisecond or finer unit keeps every instant of a ms column; a cast
+/// to seconds truncates, so it is not the column.
+fn keeps_instants(t: &DataType) -> bool {
+    use datafusion::arrow::datatypes::TimeUnit;
+    matches!(
+        t,
+        DataType::Timestamp(
+            TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
+            _
+        )
+    )
 }
 
 /// A timestamp or date literal as (floor in epoch ms, whether it is a whole ms).
@@ -240,7 +249,7 @@ fn string_literal(expr: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::logical_expr::{col, lit};
+    use datafusion::logical_expr::{cast, col, lit};
 
     fn ts_ms(v: i64) -> Expr {
         lit(ScalarValue::TimestampMillisecond(
@@ -315,6 +324,11 @@ mod tests {
             col("ts").gt(ts_ms(1)).or(col("avg").gt(lit(1.0))),
             col("ts").gt(col("ts")),
             col("query").like(lit("a%")),
+            cast(
+                col("ts"),
+                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Second, None),
+            )
+            .eq(ts_ms(1000)),
         ] {
             assert!(!is_pushable(&expr, "ts", Some("query")), "{expr}");
         }

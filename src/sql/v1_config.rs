@@ -204,9 +204,17 @@ impl DatadogV1Config {
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 other => {
+                    // Name the type only: the value may be a key.
+                    let kind = if other.is_array() {
+                        "an array"
+                    } else if other.is_object() {
+                        "an object"
+                    } else {
+                        "null"
+                    };
                     return Err(Error::config(format!(
-                        "option '{key}': expected a string, number or boolean, got {other}"
-                    )))
+                        "option '{key}': expected a string, number or boolean, got {kind}"
+                    )));
                 }
             };
             self.set(&key, &text)?;

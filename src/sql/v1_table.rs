@@ -184,9 +184,10 @@ impl DatadogV1Table {
             .0
             .iter()
             .filter_map(|&(start, end)| {
-                let end = if end == i64::MAX { now_ms } else { end };
+                // Nothing exists after now: an upper bound in the future ends at now.
+                let end = end.min(now_ms);
                 let start = if start == i64::MIN {
-                    end - default_ms
+                    end.saturating_sub(default_ms)
                 } else {
                     start
                 };
@@ -194,12 +195,14 @@ impl DatadogV1Table {
             })
             .collect();
         if let (Some(first), Some(last)) = (windows.first(), windows.last()) {
-            let span = last.end_ms - first.start_ms;
-            let max = self.config.max_range.as_millis() as i64;
+            let span = i128::from(last.end_ms) - i128::from(first.start_ms);
+            let max = self.config.max_range.as_millis() as i128;
             if span > max {
                 return Err(Error::config(format!(
                     "datadog_v1: the ts filter covers {} ({}), more than max_range of {}; narrow the ts filter, or raise the table option max_range (e.g. OPTIONS ('max_range' '90d') or {{\"max_range\": \"90d\"}})",
-                    format_duration(std::time::Duration::from_millis(span as u64)),
+                    format_duration(std::time::Duration::from_millis(
+                        u64::try_from(span).unwrap_or(u64::MAX)
+                    )),
                     format_ms_range(&windows),
                     format_duration(self.config.max_range)
                 )));

@@ -40,6 +40,9 @@ impl ReqwestTransport {
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .gzip(true)
+            // Never follow redirects: reqwest keeps custom headers (DD-API-KEY) across hosts and
+            // would follow https -> http. A 3xx is reported as an error naming the status.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ddstream/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| crate::Error::config(format!("cannot build the HTTP client: {e}")))?;

@@ -130,6 +130,17 @@ fn tables_from_a_toml_config_file() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hosts,n\n2,12");
 
+    // A syntax error on a key line does not echo the key.
+    std::fs::write(
+        &config,
+        "[tables.t]\nadapter = \"datadog_v1\"\napi_key = abcdef0123secret\n",
+    )
+    .unwrap();
+    let out = ddstream(&["--config", config.to_str().unwrap(), "SELECT 1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not valid TOML at line 3"), "{stderr}");
+    assert!(!stderr.contains("abcdef0123secret"), "{stderr}");
+
     std::fs::write(&config, "[tables.bad]\nquery = \"m{*}\"\n").unwrap();
     let out = ddstream(&["--config", config.to_str().unwrap(), "SELECT 1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs adapter = \"datadog_v1\""));

@@ -128,7 +128,7 @@ pub struct DatadogV1Adapter {
 impl DatadogV1Adapter {
     /// Validates the options and builds the adapter.
     pub fn new(mut options: DatadogV1Options) -> Result<Self> {
-        let written_query = options.query.trim().to_string();
+        let written_query = options.query.clone();
         options.query = normalize_query(&options.query)?;
         if options.granularity_s <= 0 {
             return Err(Error::config(format!(
@@ -213,6 +213,11 @@ fn normalize_query(raw: &str) -> Result<String> {
             "query '{q}' has a .rollup(); remove it: the table rolls up by its granularity option with each aggregation (avg, min, max, sum)"
         )));
     }
+    if has_top_level_comma(q) {
+        return Err(Error::config(format!(
+            "query '{q}' holds several queries separated by commas; give one metric query per table, or several with WHERE query IN ('...', '...')"
+        )));
+    }
     if !q.contains('{') {
         return Err(Error::config(format!(
             "query '{q}' has no scope; write it as 'metric{{scope}}', e.g. '{q}{{*}}'"
@@ -227,6 +232,19 @@ fn normalize_query(raw: &str) -> Result<String> {
         _ => q,
     };
     Ok(stripped.to_string())
+}
+
+/// A comma outside `{}`/`()` separates sub-queries (scopes like `{a:b,c:d}` contain commas).
+fn has_top_level_comma(q: &str) -> bool {
+    let mut depth = 0i32;
+    q.chars().any(|c| {
+        match c {
+            '{' | '(' => depth += 1,
+            '}' | ')' => depth -= 1,
+            _ => {}
+        }
+        c == ',' && depth == 0
+    })
 }
 
 /// The largest window Datadog answers at `granularity_s` without rolling up further, from the

@@ -255,6 +255,7 @@ fn bad_queries_are_refused_with_advice() {
         ("", "empty"),
         ("m{*}.rollup(avg,60)", "remove it"),
         ("system.cpu", "no scope"),
+        ("a{*},b{*}", "separated by commas"),
     ] {
         let err = DatadogV1Adapter::new(DatadogV1Options {
             query: q.into(),
