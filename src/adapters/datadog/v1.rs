@@ -290,9 +290,12 @@ impl VendorAdapter for DatadogV1Adapter {
             .base_url
             .join("/api/v1/query")
             .map_err(|e| Error::config(format!("cannot build the query URL: {e}")))?;
+        // `to` is rounded up to the granularity, so a last bucket cut by the window is computed
+        // from all its data (the rows are trimmed to the window afterwards).
+        let to_ms = crate::engine::cursor::ceil_to(window.end_ms, self.alignment_ms());
         url.query_pairs_mut()
             .append_pair("from", &window.start_ms.div_euclid(1000).to_string())
-            .append_pair("to", &(-(-window.end_ms).div_euclid(1000)).to_string())
+            .append_pair("to", &to_ms.div_euclid(1000).to_string())
             .append_pair("query", &self.wire_query);
         Ok(ApiRequest {
             method: Method::GET,
