@@ -139,6 +139,16 @@ pub fn format_ms_range(windows: &[TimeWindow]) -> String {
         .join(" ∪ ")
 }
 
+/// The window after `pos` of about `chunk_ms`, ending on an aligned boundary
+/// (or at `limit`).
+pub fn next_window(pos: i64, limit: i64, chunk_ms: i64, align_ms: i64) -> TimeWindow {
+    let align = align_ms.max(1);
+    let aligned = floor_to(pos.saturating_add(chunk_ms.max(1)), align);
+    // Always advance by at least one aligned step, so the planner cannot stall.
+    let end = aligned.max(ceil_to(pos + 1, align)).min(limit);
+    TimeWindow::new(pos, end)
+}
+
 /// Largest multiple of `align` that is `<= v` (works for negative `v`).
 pub fn floor_to(v: i64, align: i64) -> i64 {
     v.div_euclid(align) * align
@@ -180,6 +190,24 @@ mod tests {
         // More partitions than buckets: fewer, non-empty windows.
         let short = TimeWindow::new(0, 120_000).split_even(8, 60_000);
         assert_eq!(short.len(), 2);
+    }
+
+    #[test]
+    fn next_window_aligns_and_advances() {
+        assert_eq!(
+            next_window(0, 10_000, 3_000, 1_000),
+            TimeWindow::new(0, 3_000)
+        );
+        assert_eq!(
+            next_window(500, 10_000, 3_000, 1_000),
+            TimeWindow::new(500, 3_000)
+        );
+        assert_eq!(
+            next_window(9_000, 10_000, 3_000, 1_000),
+            TimeWindow::new(9_000, 10_000)
+        );
+        // A chunk smaller than the alignment still moves forward by one aligned step.
+        assert_eq!(next_window(0, 10_000, 10, 1_000), TimeWindow::new(0, 1_000));
     }
 
     #[test]

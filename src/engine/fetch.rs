@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::adapter::{ErrorClass, PageOutcome, VendorAdapter};
-use super::cursor::{Cursor, TimeWindow};
+use super::cursor::Cursor;
 use super::metrics::EngineMetrics;
 use super::policy::{ChunkFeedback, ExecutionPolicy};
 use super::rate_gate::RateGate;
@@ -243,38 +243,4 @@ fn is_truncation(error: &Error) -> bool {
             ..
         }
     )
-}
-
-/// Used by the planner: the window after `pos` of about `chunk_ms`, ending on an aligned boundary
-/// (or at `limit`).
-pub(crate) fn next_window(pos: i64, limit: i64, chunk_ms: i64, align_ms: i64) -> TimeWindow {
-    use super::cursor::{ceil_to, floor_to};
-    let align = align_ms.max(1);
-    let aligned = floor_to(pos.saturating_add(chunk_ms.max(1)), align);
-    // Always advance by at least one aligned step, so the planner cannot stall.
-    let end = aligned.max(ceil_to(pos + 1, align)).min(limit);
-    TimeWindow::new(pos, end)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_window_aligns_and_advances() {
-        assert_eq!(
-            next_window(0, 10_000, 3_000, 1_000),
-            TimeWindow::new(0, 3_000)
-        );
-        assert_eq!(
-            next_window(500, 10_000, 3_000, 1_000),
-            TimeWindow::new(500, 3_000)
-        );
-        assert_eq!(
-            next_window(9_000, 10_000, 3_000, 1_000),
-            TimeWindow::new(9_000, 10_000)
-        );
-        // A chunk smaller than the alignment still moves forward by one aligned step.
-        assert_eq!(next_window(0, 10_000, 10, 1_000), TimeWindow::new(0, 1_000));
-    }
 }

@@ -17,8 +17,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::{FutureExt, Stream};
 use tokio_util::task::AbortOnDropHandle;
 
-use super::cursor::{Cursor, TimeWindow};
-use super::fetch::{fetch_cursor, next_window, ChunkState, FetchContext, Fetched};
+use super::cursor::{next_window, Cursor, TimeWindow};
+use super::fetch::{fetch_cursor, ChunkState, FetchContext, Fetched};
 use super::metrics::EngineMetrics;
 use super::{Engine, Plan};
 use crate::{Error, Result};

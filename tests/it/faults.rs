@@ -3,24 +3,18 @@
 
 use std::time::Duration;
 
-use ddstream::engine::{Plan, TimeWindow};
-use ddstream::simulator::{FaultSchedule, SimulatorConfig};
+use ddstream::engine::{MetricsSnapshot, Plan, TimeWindow};
+use ddstream::simulator::{FaultSchedule, Simulator, SimulatorConfig};
 use futures::TryStreamExt;
 
 use crate::common::*;
 
-/// Runs one schedule; returns (faults injected, retries + splits).
-async fn run_schedule(seed: u64, want: &[Row]) -> (u64, u64) {
-    let sim = simulator(SimulatorConfig {
-        faults: FaultSchedule::seeded(seed, 0.3, transient_faults(0, Duration::from_millis(600)))
-            .with_max_consecutive(2),
-        ..Default::default()
-    })
-    .await;
+/// The extraction every schedule runs: 12 h of three hosts at 60 s, rows sorted by (ts, scope).
+async fn extract(sim: &Simulator, timeout: Duration) -> (Vec<Row>, MetricsSnapshot) {
     let e = engine(
-        v1_adapter(&sim, "system.cpu.user{*} by {host}", 60),
+        v1_adapter(sim, "system.cpu.user{*} by {host}", 60),
         fast_policy(2),
-        Duration::from_millis(300),
+        timeout,
     );
     let plan = Plan::Windows {
         ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + 12 * 3600) * 1000)],
@@ -30,11 +24,22 @@ async fn run_schedule(seed: u64, want: &[Row]) -> (u64, u64) {
         .stream(plan)
         .try_collect()
         .await
-        .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
+        .unwrap_or_else(|err| panic!("{}: {err}", sim.base_url()));
     let mut got = rows(&batches);
     got.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    (got, e.metrics().snapshot())
+}
+
+/// Runs one schedule; returns (faults injected, retries + splits).
+async fn run_schedule(seed: u64, want: &[Row]) -> (u64, u64) {
+    let sim = simulator(SimulatorConfig {
+        faults: FaultSchedule::seeded(seed, 0.3, transient_faults(0, Duration::from_millis(600)))
+            .with_max_consecutive(2),
+        ..Default::default()
+    })
+    .await;
+    let (got, m) = extract(&sim, Duration::from_millis(300)).await;
     assert_rows_eq(&got, want, &format!("seed {seed}"));
-    let m = e.metrics().snapshot();
     (sim.faults_injected(), m.retries + m.splits)
 }
 
@@ -46,17 +51,7 @@ async fn random_fault_schedules_return_exactly_the_fault_free_rows() {
         .unwrap_or(200);
     // The fault-free run is the reference.
     let sim = simulator(SimulatorConfig::default()).await;
-    let e = engine(
-        v1_adapter(&sim, "system.cpu.user{*} by {host}", 60),
-        fast_policy(2),
-        Duration::from_secs(10),
-    );
-    let plan = Plan::Windows {
-        ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + 12 * 3600) * 1000)],
-        chunk: Duration::from_secs(4 * 3600),
-    };
-    let mut want = rows(&e.stream(plan).try_collect::<Vec<_>>().await.unwrap());
-    want.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    let (want, _) = extract(&sim, Duration::from_secs(10)).await;
     assert_eq!(want.len(), 3 * 720);
 
     let (mut faults, mut recoveries) = (0, 0);
