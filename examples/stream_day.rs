@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let end = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
     let plan = Plan::Windows {
         ranges: vec![TimeWindow::new(end - 86_400_000, end)],
-        chunk: v1::default_chunk(60),
+        chunk: ddstream::adapters::datadog::max_window_at(60),
     };
     let mut stream = engine.stream(plan);
     let mut rows = 0;

@@ -17,7 +17,7 @@ use super::filters::{is_pushable, push_down, RangeSet};
 use super::options::format_duration;
 use super::scan::{partition_ranges, ApiScanExec, ScanParams};
 use super::v1_config::DatadogV1Config;
-use crate::adapters::datadog::v1::{self, v1_schema, COL_AVG};
+use crate::adapters::datadog::v1::{v1_schema, COL_AVG};
 use crate::adapters::datadog::{Aggregation, DatadogV1Adapter, DatadogV1Options};
 use crate::engine::{format_ms_range, DefaultPolicy, Engine, TimeWindow};
 use crate::transport::{ReqwestTransport, Transport, TransportConfig};
@@ -165,7 +165,7 @@ impl DatadogV1Table {
     fn policy(&self) -> DefaultPolicy {
         // Datadog's rollup table says how large a window can be at this granularity; growing
         // past it only buys refused requests, so it is the ceiling (or the chunk given, if larger).
-        let known_max = v1::default_chunk(self.config.granularity_s());
+        let known_max = crate::adapters::datadog::max_window_at(self.config.granularity_s());
         DefaultPolicy {
             max_retries: self.config.max_retries,
             prefetch_depth: self.config.prefetch_depth,
@@ -299,10 +299,9 @@ impl TableProvider for DatadogV1Table {
             .target_partitions()
             .min(self.config.max_concurrency)
             .max(1);
-        let chunk = self
-            .config
-            .chunk
-            .unwrap_or_else(|| v1::default_chunk(self.config.granularity_s()));
+        let chunk = self.config.chunk.unwrap_or_else(|| {
+            crate::adapters::datadog::max_window_at(self.config.granularity_s())
+        });
         let params = ScanParams {
             adapter: "datadog_v1",
             engines,

@@ -2,11 +2,77 @@
 
 mod credentials;
 pub mod v1;
+pub mod v2;
+pub mod v2_scalar;
+pub mod v2_timeseries;
 
 pub use credentials::{Credentials, Secret};
 pub use v1::{Aggregation, DatadogV1Adapter, DatadogV1Options};
+pub use v2::{NamedFormula, NamedQuery, V2Queries};
+pub use v2_scalar::{DatadogV2ScalarAdapter, DatadogV2ScalarOptions, ScalarAggregator};
+pub use v2_timeseries::{DatadogV2TimeseriesAdapter, DatadogV2TimeseriesOptions};
 
+use crate::engine::ErrorClass;
 use crate::{Error, Result};
+
+/// How every Datadog query API's non-2xx answers are treated: 413 and a 400 saying the request
+/// covered too many points split the window; 408, 429 and 5xx are retried; the rest are fatal.
+pub(crate) fn classify_error(status: u16, body: &[u8]) -> ErrorClass {
+    match status {
+        413 => ErrorClass::TooLarge,
+        400 if says_too_large(body) => ErrorClass::TooLarge,
+        408 | 429 | 500..=599 => ErrorClass::Retry,
+        _ => ErrorClass::Fatal,
+    }
+}
+
+/// What to check after a permanent error of this status.
+pub(crate) fn error_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => {
+            " (check DD_API_KEY and DD_APP_KEY, and that they belong to the Datadog site queried)"
+        }
+        400 => " (check the metric query syntax)",
+        404 => " (check the site or base_url)",
+        _ => "",
+    }
+}
+
+/// A 400 whose message says the request covered too many points.
+fn says_too_large(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    [
+        "too many points",
+        "too large",
+        "reduce the time window",
+        "too much data",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// The largest window Datadog answers at `granularity_s` without rolling up further, from the
+/// API's documented auto-rollup (≤ 1 h → 20 s, ≤ 4 h → 60 s, ≤ 1 day → 300 s, …) and its limit
+/// of 1500 points per series. The engine corrects it if the API disagrees.
+pub fn max_window_at(granularity_s: i64) -> std::time::Duration {
+    const ROLLUPS: [(i64, i64); 7] = [
+        (1_800, 10),
+        (3_600, 20),
+        (4 * 3_600, 60),
+        (86_400, 300),
+        (2 * 86_400, 600),
+        (7 * 86_400, 3_600),
+        (31 * 86_400, 14_400),
+    ];
+    let by_table = ROLLUPS
+        .iter()
+        .filter(|(_, interval)| *interval <= granularity_s)
+        .map(|(window, _)| *window)
+        .max()
+        .unwrap_or(15 * 60);
+    let by_points = granularity_s.saturating_mul(1_500);
+    std::time::Duration::from_secs(by_table.min(by_points).max(granularity_s) as u64)
+}
 
 /// Default Datadog site (`DD_SITE`).
 pub const DEFAULT_SITE: &str = "datadoghq.com";
@@ -74,6 +140,16 @@ pub fn parse_base_url(raw: &str, allow_http: bool) -> Result<url::Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_windows_follow_the_rollup_table() {
+        use std::time::Duration;
+        assert_eq!(max_window_at(60), Duration::from_secs(4 * 3600));
+        assert_eq!(max_window_at(10), Duration::from_secs(1800));
+        assert_eq!(max_window_at(300), Duration::from_secs(86_400));
+        assert_eq!(max_window_at(3600), Duration::from_secs(7 * 86_400));
+        assert_eq!(max_window_at(1), Duration::from_secs(900));
+    }
 
     #[test]
     fn base_urls() {

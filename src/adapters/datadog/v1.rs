@@ -6,7 +6,6 @@
 //! commas, so strings are never split) and zipped by timestamp into rows.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use datafusion::arrow::array::{
     ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
@@ -247,29 +246,6 @@ fn has_top_level_comma(q: &str) -> bool {
     })
 }
 
-/// The largest window Datadog answers at `granularity_s` without rolling up further, from the
-/// API's documented auto-rollup (≤ 1 h → 20 s, ≤ 4 h → 60 s, ≤ 1 day → 300 s, …) and its limit
-/// of 1500 points per series. The engine corrects it if the API disagrees.
-pub fn default_chunk(granularity_s: i64) -> Duration {
-    const ROLLUPS: [(i64, i64); 7] = [
-        (1_800, 10),
-        (3_600, 20),
-        (4 * 3_600, 60),
-        (86_400, 300),
-        (2 * 86_400, 600),
-        (7 * 86_400, 3_600),
-        (31 * 86_400, 14_400),
-    ];
-    let by_table = ROLLUPS
-        .iter()
-        .filter(|(_, interval)| *interval <= granularity_s)
-        .map(|(window, _)| *window)
-        .max()
-        .unwrap_or(15 * 60);
-    let by_points = granularity_s.saturating_mul(1_500);
-    Duration::from_secs(by_table.min(by_points).max(granularity_s) as u64)
-}
-
 impl VendorAdapter for DatadogV1Adapter {
     fn name(&self) -> &'static str {
         ADAPTER
@@ -352,39 +328,16 @@ impl VendorAdapter for DatadogV1Adapter {
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        match status {
-            413 => ErrorClass::TooLarge,
-            400 if says_too_large(body) => ErrorClass::TooLarge,
-            408 | 429 | 500..=599 => ErrorClass::Retry,
-            _ => ErrorClass::Fatal,
-        }
+        super::classify_error(status, body)
     }
 
     fn error_hint(&self, status: u16) -> &'static str {
-        match status {
-            401 | 403 => " (check DD_API_KEY and DD_APP_KEY, and that they belong to the Datadog site queried)",
-            400 => " (check the metric query syntax)",
-            404 => " (check the site or base_url)",
-            _ => "",
-        }
+        super::error_hint(status)
     }
 
     fn alignment_ms(&self) -> i64 {
         self.options.granularity_s * 1000
     }
-}
-
-/// A 400 whose message says the request covered too many points.
-fn says_too_large(body: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-    [
-        "too many points",
-        "too large",
-        "reduce the time window",
-        "too much data",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }
 
 /// The parts of a v1 response the table uses. Unknown fields are skipped without being built.

@@ -285,12 +285,3 @@ fn too_many_points_400_is_a_split() {
     assert_eq!(a.classify_error(503, b""), ErrorClass::Retry);
     assert_eq!(a.classify_error(403, b""), ErrorClass::Fatal);
 }
-
-#[test]
-fn default_chunks_follow_the_rollup_table() {
-    assert_eq!(default_chunk(60), Duration::from_secs(4 * 3600));
-    assert_eq!(default_chunk(10), Duration::from_secs(1800));
-    assert_eq!(default_chunk(300), Duration::from_secs(86_400));
-    assert_eq!(default_chunk(3600), Duration::from_secs(7 * 86_400));
-    assert_eq!(default_chunk(1), Duration::from_secs(900));
-}
