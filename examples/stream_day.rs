@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ddstream::adapters::datadog::{
-    v1, Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options,
-};
+use ddstream::adapters::datadog::{Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options};
 use ddstream::engine::{DefaultPolicy, Engine, Plan, TimeWindow};
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};

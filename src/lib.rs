@@ -25,4 +25,6 @@ pub mod sql;
 pub mod transport;
 
 pub use error::{to_datafusion_error, Error, Result};
-pub use sql::{register, register_functions, register_sql_surface, DatadogV1Table};
+pub use sql::{
+    register, register_functions, register_sql_surface, DatadogKind, DatadogTable, DatadogV1Table,
+};

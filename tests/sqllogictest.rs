@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use ddstream::simulator::{Simulator, SimulatorConfig};
-use ddstream::sql::{register_sql_surface, DatadogV1Config, DatadogV1Table};
+use ddstream::sql::{register_sql_surface, DatadogConfig, DatadogTable};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One connection: a fresh session with the simulator's tables.
@@ -28,20 +28,20 @@ impl Db {
                 .with_target_partitions(4)
                 .with_information_schema(true),
         );
-        let defaults = DatadogV1Config {
+        let defaults = DatadogConfig {
             base_url: Some(base_url.to_string()),
-            ..DatadogV1Config::default()
+            ..DatadogConfig::default()
         };
         for (name, query) in [
             ("datadog_v1", "system.cpu.user{*}"),
             ("cpu_by_host", "system.cpu.user{*} by {host}"),
             ("gappy", "app.gappy.rps{*}"),
         ] {
-            let config = DatadogV1Config {
+            let config = DatadogConfig {
                 query: query.into(),
                 ..defaults.clone()
             };
-            let table = DatadogV1Table::new(config, None).expect("table");
+            let table = DatadogTable::new(config, None).expect("table");
             ctx.register_table(name, Arc::new(table)).expect("register");
         }
         register_sql_surface(&ctx, defaults);

@@ -19,7 +19,7 @@ use futures::StreamExt;
 pub use output::OutputFormat;
 use output::ResultWriter;
 
-use crate::sql::{register_sql_surface, DatadogV1Config, DatadogV1Table};
+use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, DatadogTable};
 
 /// Query HTTP APIs (Datadog, generic REST) with SQL.
 #[derive(Debug, Parser)]
@@ -101,7 +101,7 @@ async fn setup_tables(
     ctx: &SessionContext,
     args: &Args,
 ) -> DFResult<Option<crate::simulator::Simulator>> {
-    let mut defaults = DatadogV1Config::from_env();
+    let mut defaults = DatadogConfig::from_env();
     defaults.base_url = args.base_url.clone();
     let mut simulator = None;
     if args.simulate {
@@ -110,10 +110,21 @@ async fn setup_tables(
             .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
         defaults.base_url = Some(sim.base_url());
         defaults.credentials = Default::default();
-        let mut table_config = defaults.clone();
-        table_config.query = "system.cpu.user{*}".to_string();
-        let table = DatadogV1Table::new(table_config, None).map_err(crate::to_datafusion_error)?;
-        ctx.register_table("datadog_v1", Arc::new(table))?;
+        // One table per Datadog API on the simulator's CPU metric, by host for v2.
+        for (kind, query) in [
+            (DatadogKind::V1, "system.cpu.user{*}"),
+            (
+                DatadogKind::V2Timeseries,
+                "avg:system.cpu.user{*} by {host}",
+            ),
+            (DatadogKind::V2Scalar, "avg:system.cpu.user{*} by {host}"),
+        ] {
+            let mut table_config = defaults.clone().with_kind(kind);
+            table_config.query = query.to_string();
+            let table =
+                DatadogTable::new(table_config, None).map_err(crate::to_datafusion_error)?;
+            ctx.register_table(kind.adapter_name(), Arc::new(table))?;
+        }
         simulator = Some(sim);
     }
     register_sql_surface(ctx, defaults);
@@ -192,10 +203,10 @@ async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<()> {
 }
 
 async fn validate(base_url: Option<String>) -> DFResult<()> {
-    let mut config = DatadogV1Config::from_env();
+    let mut config = DatadogConfig::from_env();
     config.query = "system.cpu.user{*}".into();
     config.base_url = base_url;
-    let table = DatadogV1Table::new(config, None).map_err(crate::to_datafusion_error)?;
+    let table = DatadogTable::new(config, None).map_err(crate::to_datafusion_error)?;
     table
         .validate_credentials()
         .await

@@ -151,12 +151,17 @@ pub fn next_window(pos: i64, limit: i64, chunk_ms: i64, align_ms: i64) -> TimeWi
 
 /// Largest multiple of `align` that is `<= v` (works for negative `v`).
 pub fn floor_to(v: i64, align: i64) -> i64 {
-    v.div_euclid(align) * align
+    v.div_euclid(align).saturating_mul(align)
 }
 
 /// Smallest multiple of `align` that is `>= v`.
 pub fn ceil_to(v: i64, align: i64) -> i64 {
-    -floor_to(-v, align)
+    let floor = floor_to(v, align);
+    if floor == v {
+        v
+    } else {
+        floor.saturating_add(align)
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! timestamp unit) become a set of half-open millisecond ranges, and `query = '...'` /
 //! `query IN (...)` become the set of metric queries to run. Everything else stays in DataFusion.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::expr::InList;
@@ -70,20 +70,27 @@ impl RangeSet {
 /// What the scan takes from its filters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PushedFilters {
-    /// The time ranges; `None` when no filter constrains `ts`.
+    /// The time ranges; `None` when no filter constrains the time column.
     pub time: Option<RangeSet>,
-    /// The queries; `None` when no filter constrains `query`.
-    pub queries: Option<BTreeSet<String>>,
+    /// Per string column (`query`, `name`), the values kept; absent when unconstrained.
+    pub strings: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl PushedFilters {
+    /// The values of `column` the filters keep, if they constrain it.
+    pub fn values(&self, column: &str) -> Option<&BTreeSet<String>> {
+        self.strings.get(column)
+    }
 }
 
 /// True when the scan applies `expr` exactly (so DataFusion may drop its filter).
-pub fn is_pushable(expr: &Expr, time_column: &str, query_column: Option<&str>) -> bool {
+pub fn is_pushable(expr: &Expr, time_column: &str, string_columns: &[&str]) -> bool {
     time_ranges(expr, time_column).is_some()
-        || query_column.is_some_and(|q| query_set(expr, q).is_some())
+        || string_columns.iter().any(|c| query_set(expr, c).is_some())
 }
 
 /// Combines the pushable filters (AND-ed, as DataFusion passes them); others are ignored.
-pub fn push_down(filters: &[Expr], time_column: &str, query_column: Option<&str>) -> PushedFilters {
+pub fn push_down(filters: &[Expr], time_column: &str, string_columns: &[&str]) -> PushedFilters {
     let mut pushed = PushedFilters::default();
     for f in filters {
         if let Some(r) = time_ranges(f, time_column) {
@@ -91,11 +98,17 @@ pub fn push_down(filters: &[Expr], time_column: &str, query_column: Option<&str>
                 Some(t) => t.intersect(&r),
                 None => r,
             });
-        } else if let Some(q) = query_column.and_then(|c| query_set(f, c)) {
-            pushed.queries = Some(match pushed.queries {
-                Some(existing) => existing.intersection(&q).cloned().collect(),
-                None => q,
-            });
+            continue;
+        }
+        for column in string_columns {
+            if let Some(values) = query_set(f, column) {
+                let entry = pushed
+                    .strings
+                    .entry(column.to_string())
+                    .or_insert_with(|| values.clone());
+                *entry = entry.intersection(&values).cloned().collect();
+                break;
+            }
         }
     }
     pushed
@@ -194,7 +207,7 @@ fn literal_ms(expr: &Expr) -> Option<(i64, bool)> {
     }
 }
 
-/// The queries `expr` selects, if it is made only of `query = 'x'`, `query IN (...)` and ORs.
+/// The strings `expr` selects, if it is made only of `column = 'x'`, `column IN (...)` and ORs.
 pub fn query_set(expr: &Expr, column: &str) -> Option<BTreeSet<String>> {
     match expr {
         Expr::BinaryExpr(BinaryExpr {
@@ -287,7 +300,7 @@ mod tests {
             time_ranges(&a.clone().or(c), "ts"),
             Some(RangeSet(vec![(0, 25)]))
         );
-        let pushed = push_down(&[a.or(b), col("ts").gt_eq(ts_ms(5))], "ts", Some("query"));
+        let pushed = push_down(&[a.or(b), col("ts").gt_eq(ts_ms(5))], "ts", &["query"]);
         assert_eq!(pushed.time, Some(RangeSet(vec![(5, 10), (20, 30)])));
         // Inverted: empty, not an error.
         let inverted = col("ts").gt(ts_ms(10)).and(col("ts").lt(ts_ms(5)));
@@ -330,7 +343,7 @@ mod tests {
             )
             .eq(ts_ms(1000)),
         ] {
-            assert!(!is_pushable(&expr, "ts", Some("query")), "{expr}");
+            assert!(!is_pushable(&expr, "ts", &["query"]), "{expr}");
         }
     }
 
@@ -353,10 +366,10 @@ mod tests {
                 col("query").eq(lit("b")),
             ],
             "ts",
-            Some("query"),
+            &["query", "name"],
         );
         assert_eq!(
-            pushed.queries.unwrap().into_iter().collect::<Vec<_>>(),
+            pushed.values("query").unwrap().iter().collect::<Vec<_>>(),
             ["b"]
         );
     }

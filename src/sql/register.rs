@@ -1,6 +1,8 @@
 //! The ways to get a table into a `SessionContext`: `register()` with a JSON config (the seed's
 //! `stream_create(adapter_name, config_json)`), `CREATE EXTERNAL TABLE ... STORED AS DATADOG_V1`
-//! through a [`TableProviderFactory`], and the `datadog_v1('query')` table function.
+//! (or `DATADOG_V2_TIMESERIES`, `DATADOG_V2_SCALAR`) through a [`TableProviderFactory`], and the
+//! `datadog_v1('query')`, `datadog_v2_timeseries('query')`, `datadog_v2_scalar('query')` table
+//! functions.
 
 use std::sync::Arc;
 
@@ -13,12 +15,12 @@ use datafusion::logical_expr::{CreateExternalTable, Expr};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use super::v1_config::DatadogV1Config;
-use super::v1_table::DatadogV1Table;
+use super::datadog_config::{DatadogConfig, DatadogKind};
+use super::datadog_table::DatadogTable;
 use crate::{to_datafusion_error, Error, Result};
 
 /// Adapter names `register()` and `STORED AS` accept.
-pub const ADAPTERS: &[&str] = &["datadog_v1"];
+pub const ADAPTERS: &[&str] = &["datadog_v1", "datadog_v2_timeseries", "datadog_v2_scalar"];
 
 /// Registers table `name` of kind `adapter` (e.g. `"datadog_v1"`) configured by a JSON object of
 /// options; site and keys default to `DD_SITE`, `DD_API_KEY`, `DD_APP_KEY`.
@@ -32,63 +34,65 @@ pub fn register(ctx: &SessionContext, adapter: &str, name: &str, config_json: &s
 
 /// Builds a table of kind `adapter` from a JSON config.
 pub fn table_from_json(adapter: &str, config_json: &str) -> Result<Arc<dyn TableProvider>> {
-    match adapter.trim().to_ascii_lowercase().as_str() {
-        "datadog_v1" => {
-            let mut config = DatadogV1Config::from_env();
-            config.apply_json(config_json)?;
-            Ok(Arc::new(DatadogV1Table::new(config, None)?))
-        }
-        other => Err(unknown_adapter(other)),
-    }
+    let kind = DatadogKind::from_name(adapter).ok_or_else(|| unknown_adapter(adapter))?;
+    let mut config = DatadogConfig::from_env().with_kind(kind);
+    config.apply_json(config_json)?;
+    Ok(Arc::new(DatadogTable::new(config, None)?))
 }
 
 fn unknown_adapter(name: &str) -> Error {
     Error::config(format!(
-        "unknown adapter '{name}'; available adapters: {}",
+        "unknown adapter '{}'; available adapters: {}",
+        name.trim(),
         ADAPTERS.join(", ")
     ))
 }
 
-/// Adds `STORED AS DATADOG_V1` and the `datadog_v1(...)` table function to `ctx`. `defaults` is
-/// the starting config of every table made that way (site, keys, base URL); `LOCATION` or the
-/// function's first argument gives the query.
-pub fn register_sql_surface(ctx: &SessionContext, defaults: DatadogV1Config) {
-    let factory = Arc::new(DatadogV1Factory {
-        defaults: defaults.clone(),
-    });
-    ctx.state_ref()
-        .write()
-        .table_factories_mut()
-        .insert("DATADOG_V1".to_string(), factory);
-    ctx.register_udtf("datadog_v1", Arc::new(DatadogV1Function { defaults }));
+/// Adds `STORED AS DATADOG_V1 | DATADOG_V2_TIMESERIES | DATADOG_V2_SCALAR` and the table
+/// functions of the same names to `ctx`. `defaults` is the starting config of every table made
+/// that way (site, keys, base URL); `LOCATION` or the function's first argument gives the query.
+pub fn register_sql_surface(ctx: &SessionContext, defaults: DatadogConfig) {
+    for kind in DatadogKind::ALL {
+        let defaults = defaults.clone().with_kind(kind);
+        ctx.state_ref().write().table_factories_mut().insert(
+            kind.stored_as().to_string(),
+            Arc::new(DatadogFactory {
+                defaults: defaults.clone(),
+            }),
+        );
+        ctx.register_udtf(kind.adapter_name(), Arc::new(DatadogFunction { defaults }));
+    }
     crate::sql::functions::register_functions(ctx);
 }
 
 /// `CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS (...)`.
 #[derive(Debug)]
-pub struct DatadogV1Factory {
-    defaults: DatadogV1Config,
+pub struct DatadogFactory {
+    defaults: DatadogConfig,
 }
 
 #[async_trait]
-impl TableProviderFactory for DatadogV1Factory {
+impl TableProviderFactory for DatadogFactory {
     async fn create(
         &self,
         _state: &dyn Session,
         cmd: &CreateExternalTable,
     ) -> DFResult<Arc<dyn TableProvider>> {
+        let kind = self.defaults.kind;
         if !cmd.schema.fields().is_empty() {
-            return Err(to_datafusion_error(Error::config(
-                "datadog_v1 tables have a fixed schema (query, metric, scope, ts, avg, min, max, sum, interval); remove the column list from CREATE EXTERNAL TABLE",
-            )));
+            return Err(to_datafusion_error(Error::config(format!(
+                "{} tables have a fixed schema; remove the column list from CREATE EXTERNAL TABLE",
+                kind.adapter_name()
+            ))));
         }
         let mut config = self.defaults.clone();
         config.query = match cmd.locations.as_slice() {
             [one] => one.trim().to_string(),
             _ => {
-                return Err(to_datafusion_error(Error::config(
-                    "STORED AS DATADOG_V1 takes one LOCATION: the metric query, e.g. LOCATION 'system.cpu.user{*}'",
-                )))
+                return Err(to_datafusion_error(Error::config(format!(
+                    "STORED AS {} takes one LOCATION: the metric query, e.g. LOCATION 'system.cpu.user{{*}}'",
+                    kind.stored_as()
+                ))))
             }
         };
         let mut options: Vec<_> = cmd.options.iter().collect();
@@ -97,26 +101,34 @@ impl TableProviderFactory for DatadogV1Factory {
             config.set(k, v).map_err(to_datafusion_error)?;
         }
         Ok(Arc::new(
-            DatadogV1Table::new(config, None).map_err(to_datafusion_error)?,
+            DatadogTable::new(config, None).map_err(to_datafusion_error)?,
         ))
     }
 }
 
-/// `SELECT * FROM datadog_v1('system.cpu.user{*}' [, 'granularity'])`.
+/// `SELECT * FROM datadog_v1('system.cpu.user{*}' [, 'granularity'])`, and the same for the v2
+/// kinds.
 #[derive(Debug)]
-pub struct DatadogV1Function {
-    defaults: DatadogV1Config,
+pub struct DatadogFunction {
+    defaults: DatadogConfig,
 }
 
-impl TableFunctionImpl for DatadogV1Function {
+impl TableFunctionImpl for DatadogFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> DFResult<Arc<dyn TableProvider>> {
+        let name = self.defaults.kind.adapter_name();
+        let usage = format!("{name}('metric{{scope}}' [, 'granularity'])");
         let strings: Vec<String> = args
             .exprs()
             .iter()
             .map(|e| match e {
-                Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => Ok(s.clone()),
+                Expr::Literal(
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s)),
+                    _,
+                ) => Ok(s.clone()),
                 other => Err(DataFusionError::Plan(format!(
-                    "datadog_v1() takes string literals: datadog_v1('metric{{scope}}' [, 'granularity']); got {other}"
+                    "{name}() takes string literals: {usage}; got {other}"
                 ))),
             })
             .collect::<DFResult<_>>()?;
@@ -124,9 +136,9 @@ impl TableFunctionImpl for DatadogV1Function {
             [q] => (q, None),
             [q, g] => (q, Some(g)),
             _ => {
-                return Err(DataFusionError::Plan(
-                    "datadog_v1() takes one or two arguments: datadog_v1('metric{scope}' [, 'granularity'])".into(),
-                ))
+                return Err(DataFusionError::Plan(format!(
+                    "{name}() takes one or two arguments: {usage}"
+                )))
             }
         };
         let mut config = self.defaults.clone();
@@ -135,7 +147,7 @@ impl TableFunctionImpl for DatadogV1Function {
             config.set("granularity", g).map_err(to_datafusion_error)?;
         }
         Ok(Arc::new(
-            DatadogV1Table::new(config, None).map_err(to_datafusion_error)?,
+            DatadogTable::new(config, None).map_err(to_datafusion_error)?,
         ))
     }
 }

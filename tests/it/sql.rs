@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use ddstream::simulator::SimulatorConfig;
-use ddstream::sql::{DatadogV1Config, DatadogV1Table};
+use ddstream::sql::{DatadogConfig, DatadogKind, DatadogTable};
 
 use crate::common::*;
 
@@ -32,7 +32,7 @@ async fn text(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<Stri
 #[tokio::test]
 async fn builder_registers_a_working_table() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let table = DatadogV1Table::builder()
+    let table = DatadogTable::builder(DatadogKind::V1)
         .query("system.cpu.user{*}")
         .granularity("60s")
         .base_url(sim.base_url())
@@ -95,14 +95,14 @@ async fn keys_never_appear_in_debug_explain_or_errors() {
         ..Default::default()
     })
     .await;
-    let mut config = DatadogV1Config {
+    let mut config = DatadogConfig {
         query: "system.cpu.user{*}".into(),
         base_url: Some(sim.base_url()),
         ..Default::default()
     };
     config.set("api_key", "SECRET-API-KEY-123").unwrap();
     config.set("app_key", "SECRET-APP-KEY-456").unwrap();
-    let table = DatadogV1Table::new(config, None).unwrap();
+    let table = DatadogTable::new(config, None).unwrap();
     let debug = format!("{table:?}");
     let ctx = SessionContext::new();
     ctx.register_table("cpu", Arc::new(table)).unwrap();
