@@ -1,5 +1,6 @@
 //! The simulator's deterministic data model: which hosts exist, what each metric's raw 10 s
-//! points are, and how the API rolls them up into buckets.
+//! points are, how the API rolls them up into buckets (v1 and v2 timeseries, [`rollup_value`])
+//! and how the v2 scalar endpoint reduces them to one value ([`scalar_value`]).
 //!
 //! Everything here is a pure function of its arguments, so tests (in this crate and in
 //! callers) can compute the exact values the simulator will answer with.
@@ -196,6 +197,133 @@ pub fn rollup_value(
     space_agg.fold(per_host)
 }
 
+/// An aggregator of the v2 scalar endpoint (`aggregator`): reduces a series to one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarAgg {
+    /// Mean of the non-null points (`avg`, also written `mean`).
+    Avg,
+    /// Smallest point.
+    Min,
+    /// Largest point.
+    Max,
+    /// Sum of the points.
+    Sum,
+    /// The last non-null point.
+    Last,
+}
+
+impl ScalarAgg {
+    /// The aggregator names the simulator accepts, as listed in its 400 message.
+    pub const SUPPORTED: &'static [&'static str] = &["avg", "mean", "min", "max", "sum", "last"];
+
+    /// The canonical name (`mean` is written `avg`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalarAgg::Avg => "avg",
+            ScalarAgg::Min => "min",
+            ScalarAgg::Max => "max",
+            ScalarAgg::Sum => "sum",
+            ScalarAgg::Last => "last",
+        }
+    }
+
+    /// Folds a sequence of values; `None` when it is empty.
+    fn fold(self, values: impl Iterator<Item = f64>) -> Option<f64> {
+        match self {
+            ScalarAgg::Avg => Agg::Avg.fold(values),
+            ScalarAgg::Min => Agg::Min.fold(values),
+            ScalarAgg::Max => Agg::Max.fold(values),
+            ScalarAgg::Sum => Agg::Sum.fold(values),
+            ScalarAgg::Last => values.last(),
+        }
+    }
+}
+
+impl fmt::Display for ScalarAgg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ScalarAgg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "avg" | "mean" => Ok(ScalarAgg::Avg),
+            "min" => Ok(ScalarAgg::Min),
+            "max" => Ok(ScalarAgg::Max),
+            "sum" => Ok(ScalarAgg::Sum),
+            "last" => Ok(ScalarAgg::Last),
+            other => Err(format!("unknown aggregator '{other}'")),
+        }
+    }
+}
+
+/// The raw points of `hosts` at `ts_s` aggregated with `space_agg` (`None` if no host has a
+/// point there): one point of a space-aggregated series at native resolution.
+pub fn space_value(metric: &str, hosts: &[&str], space_agg: Agg, ts_s: i64) -> Option<f64> {
+    space_agg.fold(
+        hosts
+            .iter()
+            .filter_map(|host| raw_value(metric, host, ts_s)),
+    )
+}
+
+/// The native (10 s) timestamps `t`, in seconds, with `from_ms <= t * 1000 < to_ms`.
+pub fn native_timestamps(from_ms: i64, to_ms: i64) -> impl Iterator<Item = i64> {
+    let step_ms = NATIVE_INTERVAL_S * 1000;
+    // The first multiple of 10 s at or after from_ms.
+    let first_slot = from_ms
+        .div_euclid(step_ms)
+        .saturating_add(i64::from(from_ms.rem_euclid(step_ms) != 0));
+    (0..)
+        .map(move |i: i64| {
+            first_slot
+                .saturating_add(i)
+                .saturating_mul(NATIVE_INTERVAL_S)
+        })
+        .take_while(move |&ts| ts.saturating_mul(1000) < to_ms)
+}
+
+/// The value the v2 scalar endpoint answers for one query and group: the series of `hosts`
+/// space-aggregated with `space_agg` at native resolution ([`space_value`]), over the
+/// timestamps of [`native_timestamps`]`(from_ms, to_ms)`, reduced with `agg` (null points
+/// ignored; `None` if there are none).
+///
+/// For whole minutes, the `Avg` of an `Agg::Avg` series equals the mean of the non-null v1
+/// `avg` points at 60 s over the same window (every host has all six points of a minute or
+/// none).
+pub fn scalar_value(
+    metric: &str,
+    hosts: &[&str],
+    space_agg: Agg,
+    agg: ScalarAgg,
+    from_ms: i64,
+    to_ms: i64,
+) -> Option<f64> {
+    let series: Vec<RawSeries> = hosts.iter().map(|h| RawSeries::new(metric, h)).collect();
+    if series.iter().all(|s| s.missing) {
+        return None;
+    }
+    let points = native_timestamps(from_ms, to_ms)
+        .filter_map(|ts| space_agg.fold(series.iter().filter_map(|s| s.value(ts))));
+    agg.fold(points)
+}
+
+/// The window of a v2 request in seconds: `from` rounded down, `to` rounded up.
+pub fn window_s_of_ms(from_ms: i64, to_ms: i64) -> (i64, i64) {
+    (
+        from_ms.div_euclid(1000),
+        to_ms.div_euclid(1000) + i64::from(to_ms.rem_euclid(1000) != 0),
+    )
+}
+
+/// A v2 `interval` in milliseconds as whole seconds, rounded up.
+pub fn interval_s_of_ms(interval_ms: i64) -> i64 {
+    interval_ms.div_euclid(1000) + i64::from(interval_ms.rem_euclid(1000) != 0)
+}
+
 /// The rollup interval the API enforces for a window of `window_s` seconds, with the default
 /// limit of [`DEFAULT_MAX_POINTS`] points per series.
 pub fn auto_interval(window_s: i64) -> i64 {
@@ -361,6 +489,47 @@ mod tests {
         // Minute 2 of every 5 is empty for gappy metrics.
         assert_eq!(raw_value("x.gappy", "web-1", 120), None);
         assert!(raw_value("x.gappy", "web-1", 180).is_some());
+    }
+
+    #[test]
+    fn scalar_values_fold_the_native_space_aggregated_series() {
+        let m = "system.load.1";
+        let hosts = ["web-1", "web-2"];
+        let ts: Vec<i64> = native_timestamps(1_000, 60_000).collect();
+        assert_eq!(ts, [10, 20, 30, 40, 50]);
+        assert_eq!(native_timestamps(0, 1).collect::<Vec<_>>(), [0]);
+        assert_eq!(native_timestamps(0, 0).count(), 0);
+        let points: Vec<f64> = ts
+            .iter()
+            .map(|&t| space_value(m, &hosts, Agg::Sum, t).expect("point"))
+            .collect();
+        let got = |agg| scalar_value(m, &hosts, Agg::Sum, agg, 1_000, 60_000);
+        let mean = points.iter().sum::<f64>() / 5.0;
+        assert!((got(ScalarAgg::Avg).expect("avg") - mean).abs() < 1e-9);
+        assert_eq!(got(ScalarAgg::Last), points.last().copied());
+        let max = points.iter().copied().fold(f64::MIN, f64::max);
+        assert_eq!(got(ScalarAgg::Max), Some(max));
+        // Gappy minutes are skipped; a window inside one is null.
+        assert_eq!(
+            scalar_value(
+                "x.gappy",
+                &hosts,
+                Agg::Avg,
+                ScalarAgg::Avg,
+                120_000,
+                180_000
+            ),
+            None
+        );
+        assert_eq!(
+            scalar_value("missing.m", &hosts, Agg::Avg, ScalarAgg::Sum, 0, 60_000),
+            None
+        );
+        assert_eq!("mean".parse::<ScalarAgg>(), Ok(ScalarAgg::Avg));
+        assert!("p95".parse::<ScalarAgg>().is_err());
+        assert_eq!(window_s_of_ms(1_500, 2_001), (1, 3));
+        assert_eq!(window_s_of_ms(1_000, 2_000), (1, 2));
+        assert_eq!((interval_s_of_ms(5_000), interval_s_of_ms(5_001)), (5, 6));
     }
 
     #[test]

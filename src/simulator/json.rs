@@ -15,6 +15,19 @@ pub(super) const FORBIDDEN_BODY: &str = r#"{"status":"error","code":403,"errors"
 /// The shorter 403 body of `/api/v1/validate`.
 pub(super) const VALIDATE_FORBIDDEN_BODY: &str = r#"{"errors":["Forbidden"]}"#;
 
+/// The unit Datadog reports for `system.cpu.*` metrics (a `[unit, per_unit]` pair).
+const PERCENT_UNIT: &str = r#"[{"family":"percentage","scale_factor":1.0,"name":"percent","short_name":"%","plural":"percent","id":17},null]"#;
+
+/// The `unit` JSON of `metric` (percent for `system.cpu.*`), `None` where Datadog writes `null`.
+pub(super) fn metric_unit(metric: &str) -> Option<&'static str> {
+    metric.starts_with("system.cpu").then_some(PERCENT_UNIT)
+}
+
+/// Appends a unit as [`metric_unit`] gives it, or `null`.
+pub(super) fn push_unit(buf: &mut String, unit: Option<&str>) {
+    buf.push_str(unit.unwrap_or("null"));
+}
+
 /// Appends `s` as a JSON string literal.
 pub(super) fn push_str(buf: &mut String, s: &str) {
     buf.push('"');

@@ -1,9 +1,18 @@
 //! A Datadog-style HTTP API simulator on loopback, for tests, benchmarks and `--simulate`.
 //!
-//! It answers `GET /api/v1/query` and `GET /api/v1/validate` with the same JSON, status
-//! codes and `X-RateLimit-*` headers as Datadog, over a deterministic data model
-//! ([`data`]), and can inject faults ([`FaultSchedule`]), latency and rate limits. Every
-//! request is logged ([`Simulator::requests`]).
+//! It answers these endpoints with the same JSON, status codes and `X-RateLimit-*` headers
+//! as Datadog, over a deterministic data model ([`data`]):
+//!
+//! - `GET /api/v1/query` (QueryMetrics): classic metric queries, v1 series and pointlists;
+//! - `GET /api/v1/validate`: the API key check;
+//! - `POST /api/v2/query/timeseries` (QueryTimeseriesData): metrics queries and formulas on
+//!   one time axis;
+//! - `POST /api/v2/query/scalar` (QueryScalarData): one value per query or formula and
+//!   group ([`data::scalar_value`]), with formula `limit`s.
+//!
+//! The data endpoints (all but `validate`) share the fault schedule ([`FaultSchedule`]);
+//! each has its own rate limiter with the configured [`RateLimit`]. Latency and the key check
+//! apply to every request, and every request is logged ([`Simulator::requests`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -18,6 +27,7 @@
 
 pub mod data;
 mod faults;
+mod formula;
 mod json;
 mod pipeline;
 mod query;
@@ -25,9 +35,14 @@ mod rate_limit;
 mod server;
 mod state;
 mod v1;
+mod v2;
+mod v2_scalar;
+mod v2_timeseries;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -52,7 +67,8 @@ pub struct SimulatorConfig {
     pub app_key: Option<String>,
     /// Added before every response.
     pub latency: Duration,
-    /// `None`: unlimited (the headers still advertise a large limit).
+    /// `None`: unlimited (the headers still advertise a large limit). Each data endpoint
+    /// (v1 query, v2 timeseries, v2 scalar) counts its requests separately against it.
     pub rate_limit: Option<RateLimit>,
     /// Faults injected into data requests.
     pub faults: FaultSchedule,

@@ -9,7 +9,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 use hyper::body::Incoming;
@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 
 use super::json::{self, FORBIDDEN_BODY, VALIDATE_FORBIDDEN_BODY};
 use super::state::{Outcome, RequestCtx, SimState};
-use super::v1;
+use super::{v1, v2_scalar, v2_timeseries};
 
 /// Largest request body read (the data endpoints take small JSON bodies at most).
 const MAX_BODY: usize = 4 << 20;
@@ -37,6 +37,8 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v1/query", get(v1::query))
         .route("/api/v1/validate", get(v1::validate))
+        .route("/api/v2/query/timeseries", post(v2_timeseries::query))
+        .route("/api/v2/query/scalar", post(v2_scalar::query))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), front_door))

@@ -17,6 +17,10 @@ pub(super) struct SimState {
     pub max_points: usize,
     /// The rate limit of `/api/v1/query` (`X-RateLimit-Name: query_metrics` by default).
     pub query_limiter: RateLimiter,
+    /// The rate limit of `POST /api/v2/query/timeseries` (same configuration, own count).
+    pub timeseries_limiter: RateLimiter,
+    /// The rate limit of `POST /api/v2/query/scalar` (same configuration, own count).
+    pub scalar_limiter: RateLimiter,
     pub faults: FaultCursor,
     pub faults_injected: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -53,6 +57,8 @@ impl SimState {
             latency: config.latency,
             max_points: config.max_points.max(1),
             query_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
+            timeseries_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
+            scalar_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
             faults: FaultCursor::new(config.faults),
             faults_injected: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),

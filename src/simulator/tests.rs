@@ -8,9 +8,9 @@ use super::data::{self, Agg};
 use super::{FaultKind, FaultSchedule, RateLimit, Simulator, SimulatorConfig};
 
 /// A Monday 00:00:00 UTC, aligned to every rollup interval up to a day.
-const T0: i64 = 1_700_438_400;
+pub(super) const T0: i64 = 1_700_438_400;
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -38,18 +38,18 @@ fn query_url(sim: &Simulator, from: i64, to: i64, q: &str) -> String {
     )
 }
 
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(super) struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -72,15 +72,15 @@ async fn get(client: &reqwest::Client, url: &str, keys: Option<(&str, &str)>) ->
     }
 }
 
-async fn query(sim: &Simulator, from: i64, to: i64, q: &str) -> Reply {
+pub(super) async fn query(sim: &Simulator, from: i64, to: i64, q: &str) -> Reply {
     get(&client(), &query_url(sim, from, to, q), None).await
 }
 
-async fn start(config: SimulatorConfig) -> Simulator {
+pub(super) async fn start(config: SimulatorConfig) -> Simulator {
     Simulator::start(config).await.expect("simulator starts")
 }
 
-fn points(series: &Value) -> Vec<(f64, Option<f64>)> {
+pub(super) fn points(series: &Value) -> Vec<(f64, Option<f64>)> {
     series["pointlist"]
         .as_array()
         .expect("pointlist")
@@ -89,7 +89,7 @@ fn points(series: &Value) -> Vec<(f64, Option<f64>)> {
         .collect()
 }
 
-fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
+pub(super) fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
     match (got, want) {
         (Some(g), Some(w)) => assert!(
             (g - w).abs() <= 1e-9 * w.abs().max(1.0),

@@ -16,13 +16,10 @@ use super::query::{self, SubQuery};
 use super::state::{RequestCtx, SimState};
 
 /// Latest accepted timestamp (end of year 9999): keeps `* 1000` far from overflowing.
-const MAX_TS_S: i64 = 253_402_300_799;
+pub(super) const MAX_TS_S: i64 = 253_402_300_799;
 
 /// `toobig.*` metrics refuse windows longer than this, so clients can exercise splitting.
 const TOOBIG_MAX_WINDOW_S: i64 = 3600;
-
-/// The unit Datadog reports for `system.cpu.*` metrics.
-const PERCENT_UNIT: &str = r#"[{"family":"percentage","scale_factor":1.0,"name":"percent","short_name":"%","plural":"percent","id":17},null]"#;
 
 /// `GET /api/v1/validate`: the key check already happened in the front door.
 pub(super) async fn validate() -> Response {
@@ -66,18 +63,9 @@ fn answer_query(params: &[(String, String)], max_points: usize) -> Result<String
         return Err("The 'from' timestamp must be before 'to'".to_string());
     }
     let window = to - from;
-    if window > data::MAX_WINDOW_S {
-        return Err(format!(
-            "The query window is too long: at most {} days are retained",
-            data::MAX_WINDOW_S / 86_400
-        ));
-    }
+    check_retention(window)?;
     let subs = query::parse_query(q).map_err(|e| format!("Error parsing query: {e}"))?;
-    if window > TOOBIG_MAX_WINDOW_S && subs.iter().any(|s| s.metric.starts_with("toobig.")) {
-        return Err(
-            "Query too large: too many points requested; reduce the time window".to_string(),
-        );
-    }
+    check_toobig(window, &subs)?;
 
     let series: Vec<Series> = subs
         .iter()
@@ -86,6 +74,28 @@ fn answer_query(params: &[(String, String)], max_points: usize) -> Result<String
         .collect();
     let group_by = subs.first().map(|s| s.group_by.as_slice()).unwrap_or(&[]);
     Ok(write_response(q, from, to, group_by, &series))
+}
+
+/// Refuses windows longer than the retention ([`data::MAX_WINDOW_S`]). Shared with v2.
+pub(super) fn check_retention(window_s: i64) -> Result<(), String> {
+    if window_s > data::MAX_WINDOW_S {
+        return Err(format!(
+            "The query window is too long: at most {} days are retained",
+            data::MAX_WINDOW_S / 86_400
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses windows over an hour for `toobig.*` metrics, so clients can exercise splitting.
+/// Shared with v2.
+pub(super) fn check_toobig(window_s: i64, subs: &[SubQuery]) -> Result<(), String> {
+    if window_s > TOOBIG_MAX_WINDOW_S && subs.iter().any(|s| s.metric.starts_with("toobig.")) {
+        return Err(
+            "Query too large: too many points requested; reduce the time window".to_string(),
+        );
+    }
+    Ok(())
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -244,11 +254,7 @@ fn write_series(buf: &mut String, s: &Series) {
         s.points.len(),
         first * 1000,
         (last + s.interval) * 1000 - 1000,
-        if metric.starts_with("system.cpu") {
-            PERCENT_UNIT
-        } else {
-            "null"
-        },
+        json::metric_unit(metric).unwrap_or("null"),
     );
     // Some real responses serialise timestamps as floats (`1623846300000.0`).
     let float_ts = metric.contains("floatts");
