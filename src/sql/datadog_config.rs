@@ -514,6 +514,71 @@ mod tests {
     }
 
     #[test]
+    fn v2_named_queries_and_formulas() {
+        let mut c = DatadogConfig::default().with_kind(DatadogKind::V2Timeseries);
+        c.apply_json(
+            r#"{"query": "avg:m{*}", "queries": {"b": "avg:n{*}"}, "formulas": {"ratio": "a / b"}}"#,
+        )
+        .unwrap();
+        c.set("formula", "a * 2").unwrap();
+        let q = c.v2_queries();
+        assert_eq!(
+            q.queries
+                .iter()
+                .map(|q| q.name.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            q.outputs(),
+            vec![
+                ("ratio".to_string(), "a / b".to_string()),
+                ("a * 2".to_string(), "a * 2".to_string())
+            ]
+        );
+        c.validate().unwrap();
+        // SQL OPTIONS spell them with dots.
+        c.set("format.query.c", "sum:x{*}").unwrap();
+        assert_eq!(c.v2_queries().queries[2].query, "sum:x{*}");
+        c.apply_json(r#"{"formulas": ["c"]}"#).unwrap();
+        assert_eq!(c.formulas.len(), 3);
+        c.set("query.a", "avg:dup{*}").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("two queries are named 'a'"), "{err}");
+    }
+
+    #[test]
+    fn options_depend_on_the_kind() {
+        let mut v1 = DatadogConfig::default();
+        let err = v1.set("formula", "a").unwrap_err().to_string();
+        assert!(
+            err.contains("datadog_v1") && err.contains("'formula'"),
+            "{err}"
+        );
+        let mut scalar = DatadogConfig::default().with_kind(DatadogKind::V2Scalar);
+        assert_eq!(scalar.granularity(), Duration::from_secs(3600));
+        scalar.set("aggregator", "max").unwrap();
+        assert_eq!(scalar.aggregator, ScalarAggregator::Max);
+        let err = scalar.set("aggregator", "median").unwrap_err().to_string();
+        assert!(err.contains("avg, min, max, sum, last"), "{err}");
+        let err = scalar.set("chunk", "1h").unwrap_err().to_string();
+        assert!(
+            err.contains("datadog_v2_scalar") && err.contains("aggregator"),
+            "{err}"
+        );
+        let mut ts = DatadogConfig::default().with_kind(DatadogKind::V2Timeseries);
+        let err = ts.set("aggregator", "avg").unwrap_err().to_string();
+        assert!(err.contains("query.<name>"), "{err}");
+        let err = ts.validate().unwrap_err().to_string();
+        assert!(err.contains("no query given"), "{err}");
+        assert_eq!(
+            DatadogKind::from_name(" DATADOG_V2_SCALAR "),
+            Some(DatadogKind::V2Scalar)
+        );
+        assert_eq!(DatadogKind::from_name("datadog_v3"), None);
+    }
+
+    #[test]
     fn keys_do_not_show_in_debug() {
         let mut c = DatadogConfig::default();
         c.set("api_key", "topsecretkey").unwrap();

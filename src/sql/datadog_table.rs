@@ -202,7 +202,13 @@ impl DatadogTable {
     fn chunk(&self) -> Duration {
         match self.config.kind {
             DatadogKind::V2Scalar => self.config.granularity(),
-            _ => self
+            DatadogKind::V2Timeseries => {
+                // v2 responses do not say which interval the API used, so a window the API
+                // would roll up cannot be detected: never ask for one.
+                let known_max = max_window_at(self.config.granularity_s());
+                self.config.chunk.map_or(known_max, |c| c.min(known_max))
+            }
+            DatadogKind::V1 => self
                 .config
                 .chunk
                 .unwrap_or_else(|| max_window_at(self.config.granularity_s())),
@@ -214,10 +220,14 @@ impl DatadogTable {
         let (min_chunk, max_chunk) = match self.config.kind {
             // One request per chunk: never split, never grown.
             DatadogKind::V2Scalar => (granularity, granularity),
+            DatadogKind::V2Timeseries => (
+                self.config.min_chunk.unwrap_or(granularity),
+                max_window_at(self.config.granularity_s()),
+            ),
             // Datadog's rollup table says how large a window can be at this granularity;
             // growing past it only buys refused requests, so it is the ceiling (or the chunk
-            // given, if larger).
-            _ => {
+            // given, if larger). v1 responses state their interval, so a rollup is detected.
+            DatadogKind::V1 => {
                 let known_max = max_window_at(self.config.granularity_s());
                 (
                     self.config.min_chunk.unwrap_or(granularity),
