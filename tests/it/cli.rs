@@ -32,6 +32,26 @@ fn one_simulated_day_is_1440_minutes() {
 }
 
 #[test]
+fn simulate_serves_the_v2_tables() {
+    let out = ddstream(&[
+        "--simulate",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n, count(DISTINCT scope) AS hosts FROM datadog_v2_timeseries WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'; \
+         SELECT scope, count(*) AS chunks FROM datadog_v2_scalar WHERE chunk_start >= TIMESTAMP '2026-01-01T00:00:00Z' AND chunk_start < TIMESTAMP '2026-01-02T00:00:00Z' GROUP BY scope ORDER BY scope",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "n,hosts\n180,3\nscope,chunks\nhost:db-1,24\nhost:web-1,24\nhost:web-2,24"
+    );
+}
+
+#[test]
 fn several_statements_run_in_one_session() {
     let out = ddstream(&[
         "--simulate",
@@ -143,7 +163,40 @@ fn tables_from_a_toml_config_file() {
 
     std::fs::write(&config, "[tables.bad]\nquery = \"m{*}\"\n").unwrap();
     let out = ddstream(&["--config", config.to_str().unwrap(), "SELECT 1"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs adapter = \"datadog_v1\""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("needs an adapter") && stderr.contains("datadog_v2_scalar"),
+        "{stderr}"
+    );
+
+    // v2 tables from TOML: named queries as a table, formulas as a list.
+    std::fs::write(
+        &config,
+        format!("[tables.ratio]\nadapter = \"datadog_v2_timeseries\"\nbase_url = \"{}\"\nformulas = [\"a / b\"]\n[tables.ratio.queries]\na = \"avg:system.cpu.user{{*}}\"\nb = \"avg:system.load.1{{*}}\"\n", sim.base_url()),
+    )
+    .unwrap();
+    let out = ddstream(&["--config", config.to_str().unwrap(), "--format", "csv", "SELECT name, count(*) AS n, bool_and(value > 0) AS positive FROM ratio WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z' GROUP BY name"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "name,n,positive\na / b,60,true"
+    );
+
+    std::fs::write(
+        &config,
+        "[tables.t]\nadapter = \"datadog_v9\"\nquery = \"m{*}\"\n",
+    )
+    .unwrap();
+    let out = ddstream(&["--config", config.to_str().unwrap(), "SELECT 1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown adapter 'datadog_v9'; available adapters: datadog_v1, datadog_v2_timeseries, datadog_v2_scalar"),
+        "{stderr}"
+    );
     drop(sim);
 }
 

@@ -516,13 +516,8 @@ mod tests {
             ),
             "{err}"
         );
-        assert_eq!(
-            ScalarAggregator::parse("P50")
-                .unwrap_err()
-                .to_string()
-                .contains("avg, min"),
-            true
-        );
+        let err = ScalarAggregator::parse("P50").unwrap_err().to_string();
+        assert!(err.contains("avg, min"), "{err}");
         let empty = batch(
             a.parse_response(&window(), br#"{"data":{"attributes":{"columns":[]}}}"#)
                 .unwrap(),
