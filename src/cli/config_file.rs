@@ -65,11 +65,13 @@ pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<Strin
     for (name, mut options) in tables {
         let adapter = match options.remove("adapter") {
             Some(serde_json::Value::String(a)) => a,
-            _ => return Err(Error::config(format!(
+            _ => {
+                return Err(Error::config(format!(
                 "table '{name}' in {} needs an adapter, e.g. adapter = \"datadog_v1\" (one of {})",
                 path.display(),
                 crate::sql::ADAPTERS.join(", ")
-            ))),
+            )))
+            }
         };
         let json = serde_json::Value::Object(options).to_string();
         crate::sql::register(ctx, &adapter, &name, &json)

@@ -82,6 +82,15 @@ pub(super) fn error_body(message: &str) -> String {
     buf
 }
 
+/// `{"message":"<message>"}`, the error body of the generic REST endpoints (GitHub style).
+pub(super) fn message_body(message: &str) -> String {
+    let mut buf = String::with_capacity(message.len() + 16);
+    buf.push_str("{\"message\":");
+    push_str(&mut buf, message);
+    buf.push('}');
+    buf
+}
+
 /// A response with a JSON body.
 pub(super) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut resp = Response::new(body.into());
@@ -130,5 +139,6 @@ mod tests {
         assert_eq!(v["code"], 403);
         assert_eq!(v["errors"][0], "Forbidden");
         assert_eq!(error_body("x\"y"), r#"{"errors":["x\"y"]}"#);
+        assert_eq!(message_body("x\"y"), r#"{"message":"x\"y"}"#);
     }
 }

@@ -14,6 +14,30 @@
 //! each has its own rate limiter with the configured [`RateLimit`]. Latency and the key check
 //! apply to every request, and every request is logged ([`Simulator::requests`]).
 //!
+//! It also serves generic paginated REST endpoints over a deterministic collection of
+//! events ([`records`]), for page-number and token adapters:
+//!
+//! | Endpoint | Paging | Response |
+//! |---|---|---|
+//! | `GET /api/page/events?page=N&per_page=M` | page number (from 1, or 0 with `page_base=0`) | `{"data":[..],"page":N,"per_page":M,"total":T,"has_more":b}` |
+//! | `POST /api/page/events/search`, body `{"page":N,"per_page":M,"start":..,"end":..}` | same | same |
+//! | `GET /api/github/events?page=N&per_page=M` | page number from 1, `Link` header (`next`, `last`, `first`, `prev`) | `[..]` |
+//! | `GET /api/page/endless?page=N&per_page=M` | page number, never ends | `{"data":[..],"page":N,"per_page":M}` |
+//! | `GET /api/token/events?limit=M[&cursor=C]` | opaque cursor | `{"records":[..],"next_cursor":C\|null}` |
+//! | `POST /api/token/events/search`, body `{"limit":M,"cursor":C\|null,"start":..,"end":..}` | opaque cursor, `""` when done | `{"results":{"items":[..]},"meta":{"next":C\|""}}` |
+//! | `GET /api/stripe/events?limit=M[&starting_after=ID]` | after an id | `{"object":"list","url":"/v1/events","has_more":b,"data":[..]}` |
+//! | `GET /api/token/stuck?mode=repeat\|cycle&limit=M[&cursor=C]` | a cursor that repeats | `{"records":[..],"next_cursor":"same"\|"a"\|"b"}` |
+//!
+//! All of them also take `total` (records in the collection, default 1000, at most
+//! 1,000,000), `start`/`end` (records created in `[start, end)`; epoch seconds, epoch
+//! milliseconds or RFC 3339), `shuffle=true` (pages out of id order), `leak=true` (each page
+//! gets one record from just outside `[start, end)`) and `corrupt=<id>` (that record's
+//! `count` is `"oops"`); a POST takes them in its body or its query string. Page sizes
+//! default to 50, at most 500. Bad parameters are 400 `{"message":".."}`. They need no
+//! Datadog keys, but [`SimulatorConfig::bearer_token`] makes them require
+//! `Authorization: Bearer <token>`. They share one rate limiter configured like the Datadog
+//! one, and the same fault schedule.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use ddstream::simulator::{Simulator, SimulatorConfig};
@@ -32,6 +56,10 @@ mod json;
 mod pipeline;
 mod query;
 mod rate_limit;
+pub mod records;
+mod rest;
+mod rest_page;
+mod rest_token;
 mod server;
 mod state;
 mod v1;
@@ -41,6 +69,8 @@ mod v2_timeseries;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rest;
 #[cfg(test)]
 mod tests_v2;
 
@@ -60,10 +90,11 @@ use state::SimState;
 /// How a [`Simulator`] behaves.
 #[derive(Clone)]
 pub struct SimulatorConfig {
-    /// If set, requests must carry `DD-API-KEY` equal to it, else 403.
+    /// If set, requests under `/api/v1/` and `/api/v2/` must carry `DD-API-KEY` equal to
+    /// it, else 403.
     pub api_key: Option<String>,
-    /// If set, requests must carry `DD-APPLICATION-KEY` equal to it, else 403
-    /// (`/api/v1/validate` only checks the API key, like Datadog).
+    /// If set, requests under `/api/v1/` and `/api/v2/` must carry `DD-APPLICATION-KEY`
+    /// equal to it, else 403 (`/api/v1/validate` only checks the API key, like Datadog).
     pub app_key: Option<String>,
     /// Added before every response.
     pub latency: Duration,
@@ -74,6 +105,9 @@ pub struct SimulatorConfig {
     pub faults: FaultSchedule,
     /// Maximum points per series; the rollup interval grows to respect it.
     pub max_points: usize,
+    /// If set, the generic REST endpoints (every path outside `/api/v1/` and `/api/v2/`)
+    /// require `Authorization: Bearer <token>`, else 401 `{"message":"Bad credentials"}`.
+    pub bearer_token: Option<String>,
 }
 
 impl Default for SimulatorConfig {
@@ -85,6 +119,7 @@ impl Default for SimulatorConfig {
             rate_limit: None,
             faults: FaultSchedule::none(),
             max_points: data::DEFAULT_MAX_POINTS,
+            bearer_token: None,
         }
     }
 }
@@ -99,6 +134,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
             .field("max_points", &self.max_points)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .finish()
     }
 }

@@ -1,6 +1,6 @@
 //! The path every data request takes after the front door: rate limit, then fault
 //! injection, then the endpoint's computation (off the async threads), then any fault that
-//! mangles the real response. New data endpoints (v2 timeseries/scalar, REST pages) reuse it.
+//! mangles the real response. Every data endpoint (v1 query, the REST pages) goes through it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderName, HeaderValue, StatusCode};
 
 use super::faults::FaultKind;
 use super::json;
@@ -19,10 +19,29 @@ use super::rate_limit::{RateHeaders, RateLimiter};
 use super::server::ConnControl;
 use super::state::{Outcome, RequestCtx, SimState};
 
-/// What an endpoint computed: a status and a JSON body.
+/// What an endpoint computed: a status, a JSON body and any extra headers (`Link`, ...).
 pub(super) struct Answer {
     pub status: StatusCode,
     pub body: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Answer {
+    /// A JSON answer without extra headers.
+    pub fn new(status: StatusCode, body: String) -> Self {
+        Answer {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The response with `body` (the answer's own, or a mangled one) and the extra headers.
+    fn respond(self, body: impl Into<Body>) -> Response {
+        let mut resp = json::json_response(self.status, body);
+        resp.headers_mut().extend(self.headers);
+        resp
+    }
 }
 
 /// Runs `compute` for a data request under `limiter` and the fault schedule.
@@ -93,15 +112,15 @@ where
             resp
         }
         Some(FaultKind::TruncatedJson) => {
-            let full = compute_off_thread(compute).await;
-            let bytes = Bytes::from(full.body);
+            let mut full = compute_off_thread(compute).await;
+            let bytes = Bytes::from(std::mem::take(&mut full.body));
             let cut = bytes.slice(..bytes.len() / 2);
-            json::json_response(full.status, cut)
+            full.respond(cut)
         }
         Some(FaultKind::ResetMidBody) => {
-            let full = compute_off_thread(compute).await;
-            let (body, full_len) = half_then_error(full.body);
-            let mut resp = json::json_response(full.status, body);
+            let mut full = compute_off_thread(compute).await;
+            let (body, full_len) = half_then_error(std::mem::take(&mut full.body));
+            let mut resp = full.respond(body);
             resp.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
             rate.apply(resp.headers_mut());
@@ -116,8 +135,9 @@ async fn answer<F>(compute: F) -> Response
 where
     F: FnOnce() -> Answer + Send + 'static,
 {
-    let a = compute_off_thread(compute).await;
-    json::json_response(a.status, a.body)
+    let mut a = compute_off_thread(compute).await;
+    let body = std::mem::take(&mut a.body);
+    a.respond(body)
 }
 
 /// Building a large response is CPU work: keep it off the async worker threads.
@@ -129,10 +149,10 @@ where
         Ok(answer) => answer,
         Err(e) => {
             tracing::debug!(error = %e, "simulator computation failed");
-            Answer {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                body: json::error_body("Internal Server Error"),
-            }
+            Answer::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json::error_body("Internal Server Error"),
+            )
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The HTTP server: the router (every endpoint is registered here), the front door every
-//! request passes (log, latency, key check), and an accept loop that serves the router with
+//! request passes (log, latency, Datadog keys or bearer token), and an accept loop that serves the router with
 //! hyper directly, so a fault can drop a TCP connection (`axum::serve` cannot).
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 
 use super::json::{self, FORBIDDEN_BODY, VALIDATE_FORBIDDEN_BODY};
 use super::state::{Outcome, RequestCtx, SimState};
-use super::{v1, v2_scalar, v2_timeseries};
+use super::{rest, rest_page, rest_token, v1, v2_scalar, v2_timeseries};
 
 /// Largest request body read (the data endpoints take small JSON bodies at most).
 const MAX_BODY: usize = 4 << 20;
@@ -39,6 +39,14 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
         .route("/api/v1/validate", get(v1::validate))
         .route("/api/v2/query/timeseries", post(v2_timeseries::query))
         .route("/api/v2/query/scalar", post(v2_scalar::query))
+        .route("/api/page/events", get(rest_page::events))
+        .route("/api/page/events/search", post(rest_page::search))
+        .route("/api/page/endless", get(rest_page::endless))
+        .route("/api/github/events", get(rest_page::github))
+        .route("/api/token/events", get(rest_token::events))
+        .route("/api/token/events/search", post(rest_token::search))
+        .route("/api/token/stuck", get(rest_token::stuck))
+        .route("/api/stripe/events", get(rest_token::stripe))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), front_door))
@@ -50,7 +58,8 @@ async fn not_found() -> Response {
 }
 
 /// Runs for every request: assigns its arrival index, reads the body, waits the configured
-/// latency, checks the keys, then logs the outcome.
+/// latency, checks the credentials (Datadog keys under `/api/v1/` and `/api/v2/`, the
+/// bearer token elsewhere), then logs the outcome.
 async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
     let index = state.next_request_index();
     let received_at = Instant::now();
@@ -80,9 +89,14 @@ async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next
         tokio::time::sleep(state.latency).await;
     }
 
-    if let Some(forbidden) = check_keys(&state, &parts.headers, &ctx) {
-        state.record(&ctx, forbidden.status().as_u16(), None);
-        return forbidden;
+    let denied = if is_datadog_path(&ctx.path) {
+        check_keys(&state, &parts.headers, &ctx)
+    } else {
+        rest::check_bearer(&state, &parts.headers)
+    };
+    if let Some(denied) = denied {
+        state.record(&ctx, denied.status().as_u16(), None);
+        return denied;
     }
 
     parts.extensions.insert(ctx.clone());
@@ -99,6 +113,11 @@ async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next
     };
     state.record(&ctx, status, outcome.fault);
     resp
+}
+
+/// Whether `path` belongs to the Datadog API (the keys are checked there, not elsewhere).
+fn is_datadog_path(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path.starts_with("/api/v2/")
 }
 
 /// The 403 to answer if a configured key is missing or wrong. Keys come from the

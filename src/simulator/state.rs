@@ -1,4 +1,4 @@
-//! The simulator's shared state (configuration, counters, rate limiter, fault cursor) and the
+//! The simulator's shared state (configuration, counters, rate limiters, fault cursor) and the
 //! request log.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +15,18 @@ pub(super) struct SimState {
     pub app_key: Option<String>,
     pub latency: Duration,
     pub max_points: usize,
+    /// `SimulatorConfig::bearer_token`: required by the REST endpoints when set.
+    pub bearer_token: Option<String>,
     /// The rate limit of `/api/v1/query` (`X-RateLimit-Name: query_metrics` by default).
     pub query_limiter: RateLimiter,
     /// The rate limit of `POST /api/v2/query/timeseries` (same configuration, own count).
     pub timeseries_limiter: RateLimiter,
     /// The rate limit of `POST /api/v2/query/scalar` (same configuration, own count).
     pub scalar_limiter: RateLimiter,
+    /// The rate limit shared by all the REST endpoints (same configuration, own window).
+    pub rest_limiter: RateLimiter,
+    /// Records served so far by `/api/token/stuck?mode=cycle` (each page gets new ones).
+    pub stuck_served: AtomicU64,
     pub faults: FaultCursor,
     pub faults_injected: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -56,9 +62,12 @@ impl SimState {
             app_key: config.app_key,
             latency: config.latency,
             max_points: config.max_points.max(1),
+            bearer_token: config.bearer_token,
             query_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
             timeseries_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
             scalar_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
+            rest_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),
+            stuck_served: AtomicU64::new(0),
             faults: FaultCursor::new(config.faults),
             faults_injected: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),

@@ -39,14 +39,8 @@ pub(super) async fn query(State(state): State<Arc<SimState>>, req: Request) -> R
         req,
         &state.query_limiter,
         move || match answer_query(&params, max_points) {
-            Ok(body) => Answer {
-                status: StatusCode::OK,
-                body,
-            },
-            Err(message) => Answer {
-                status: StatusCode::BAD_REQUEST,
-                body: json::error_body(&message),
-            },
+            Ok(body) => Answer::new(StatusCode::OK, body),
+            Err(message) => Answer::new(StatusCode::BAD_REQUEST, json::error_body(&message)),
         },
     )
     .await

@@ -358,14 +358,8 @@ pub(super) fn has_data(row: &[Option<f64>]) -> bool {
 /// The pipeline's answer for a computed body or a 400 message.
 pub(super) fn answer(result: Result<String, String>) -> Answer {
     match result {
-        Ok(body) => Answer {
-            status: StatusCode::OK,
-            body,
-        },
-        Err(message) => Answer {
-            status: StatusCode::BAD_REQUEST,
-            body: json::error_body(&message),
-        },
+        Ok(body) => Answer::new(StatusCode::OK, body),
+        Err(message) => Answer::new(StatusCode::BAD_REQUEST, json::error_body(&message)),
     }
 }
 
