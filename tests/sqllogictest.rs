@@ -176,6 +176,8 @@ fn main() {
                 async move { Ok(Db::new(&url)) }
             });
             runner.with_validator(validator);
+            // `$SIM` in a file is the simulator's base URL (for LOCATION of REST tables).
+            runner.set_var("SIM".to_string(), base_url.clone());
             let name = file
                 .file_name()
                 .unwrap_or_default()

@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use http::HeaderMap;
 
 use super::cursor::Cursor;
-use crate::transport::ApiRequest;
+use crate::transport::{ApiRequest, ApiResponse};
 use crate::Result;
 
 /// What one successful response gave.
@@ -21,6 +21,9 @@ pub enum PageOutcome {
         batch: RecordBatch,
         /// Next page or token; always `None` for time windows.
         next: Option<Cursor>,
+        /// For page numbers: the last page, when the response tells (a total count). The engine
+        /// then requests the following pages ahead in parallel instead of one after another.
+        last_page: Option<u64>,
     },
     /// The API answered, but the window was too large for what was asked (for example it rolled
     /// up to a coarser interval than the requested granularity): split and refetch.
@@ -51,6 +54,12 @@ pub trait VendorAdapter: Send + Sync + fmt::Debug + 'static {
 
     /// Parses a 2xx body. Rows outside a window cursor must be trimmed away here.
     fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome>;
+
+    /// Parses a 2xx response. The default reads the body only; adapters that page by a
+    /// header (e.g. `Link: <...>; rel="next"`) override this.
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<PageOutcome> {
+        self.parse_response(cursor, &response.body)
+    }
 
     /// Classifies a non-2xx response. The default follows HTTP: 413 is too large; 408, 429 and
     /// 5xx are transient; everything else is permanent.

@@ -40,12 +40,14 @@ pub(crate) struct ChunkState {
 pub(crate) struct Fetched {
     pub batches: Vec<RecordBatch>,
     pub next: Option<Cursor>,
+    /// The last page number, when a page-number response told it.
+    pub last_page: Option<u64>,
     pub completed_at: Instant,
 }
 
 /// One attempt-loop outcome for a single request.
 enum Attempt {
-    Rows(RecordBatch, Option<Cursor>),
+    Rows(RecordBatch, Option<Cursor>, Option<u64>),
     TooLarge(String),
 }
 
@@ -81,8 +83,8 @@ impl FetchContext {
 /// both are fetched, in order, before this returns: results stay in cursor order.
 pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Result<Fetched> {
     let Cursor::Window(window) = cursor else {
-        let (batch, next) = match fetch_with_retries(&ctx, &cursor, false).await? {
-            Attempt::Rows(batch, next) => (batch, next),
+        let (batch, next, last_page) = match fetch_with_retries(&ctx, &cursor, false).await? {
+            Attempt::Rows(batch, next, last_page) => (batch, next, last_page),
             Attempt::TooLarge(reason) => {
                 return Err(Error::Api {
                     adapter: ctx.adapter.name(),
@@ -97,6 +99,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
         return Ok(Fetched {
             batches: vec![batch],
             next,
+            last_page,
             completed_at: Instant::now(),
         });
     };
@@ -111,7 +114,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
             .flatten();
         let started = Instant::now();
         match fetch_with_retries(&ctx, &Cursor::Window(w), halves.is_some()).await? {
-            Attempt::Rows(batch, _) => {
+            Attempt::Rows(batch, _, _) => {
                 ctx.note_success(started.elapsed());
                 EngineMetrics::add(&ctx.metrics.done_ms, w.len_ms() as u64);
                 if batch.num_rows() > 0 {
@@ -140,6 +143,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
     Ok(Fetched {
         batches,
         next: None,
+        last_page: None,
         completed_at: Instant::now(),
     })
 }
@@ -173,10 +177,12 @@ async fn fetch_with_retries(
                 permit.observe(response.status, &response.headers);
                 EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
                 if (200..300).contains(&response.status) {
-                    match adapter.parse_response(cursor, &response.body) {
-                        Ok(PageOutcome::Rows { batch, next }) => {
-                            return Ok(Attempt::Rows(batch, next))
-                        }
+                    match adapter.parse(cursor, &response) {
+                        Ok(PageOutcome::Rows {
+                            batch,
+                            next,
+                            last_page,
+                        }) => return Ok(Attempt::Rows(batch, next, last_page)),
                         Ok(PageOutcome::WindowTooLarge(reason)) => {
                             return Ok(Attempt::TooLarge(reason))
                         }

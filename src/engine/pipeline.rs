@@ -31,20 +31,37 @@ enum Planner {
         ranges: VecDeque<TimeWindow>,
         align_ms: i64,
     },
-    /// Page or token cursors: the next one comes from the previous response.
+    /// Tokens: the next one comes from the previous response.
     Sequence {
         next: Option<Cursor>,
         /// A request is in flight whose response names the next cursor.
         waiting: bool,
         seen: HashSet<Cursor>,
+        max_pages: u64,
+    },
+    /// Page numbers: one after another until a response tells the last page; from then on
+    /// the pages up to it are requested ahead, in parallel up to the prefetch depth.
+    Pages {
+        next: u64,
+        size: u64,
+        first: u64,
+        /// The last page, once a response told it.
+        last: Option<u64>,
+        /// A request is in flight whose response says whether there is a next page.
+        waiting: bool,
+        /// A response said it was the last page.
+        done: bool,
+        max_pages: u64,
     },
 }
 
 impl Planner {
-    fn next_cursor(&mut self, chunk_ms: i64) -> Option<Cursor> {
-        match self {
+    fn next_cursor(&mut self, chunk_ms: i64, adapter: &'static str) -> Result<Option<Cursor>> {
+        Ok(match self {
             Planner::Windows { ranges, align_ms } => {
-                let range = ranges.front_mut()?;
+                let Some(range) = ranges.front_mut() else {
+                    return Ok(None);
+                };
                 let w = next_window(range.start_ms, range.end_ms, chunk_ms, *align_ms);
                 range.start_ms = w.end_ms;
                 if range.is_empty() {
@@ -54,39 +71,101 @@ impl Planner {
             }
             Planner::Sequence { next, waiting, .. } => {
                 if *waiting {
-                    return None;
+                    return Ok(None);
                 }
-                let cursor = next.take()?;
-                *waiting = true;
+                let cursor = next.take();
+                *waiting = cursor.is_some();
+                cursor
+            }
+            Planner::Pages {
+                next,
+                size,
+                first,
+                last,
+                waiting,
+                done,
+                max_pages,
+            } => {
+                let known = last.is_some_and(|l| *next <= l);
+                if *done || last.is_some_and(|l| *next > l) || (!known && *waiting) {
+                    return Ok(None);
+                }
+                if *next - *first >= *max_pages {
+                    return Err(too_many_pages(adapter, *max_pages));
+                }
+                *waiting = !known;
+                let cursor = Cursor::Page {
+                    number: *next,
+                    size: *size,
+                };
+                *next += 1;
                 Some(cursor)
             }
-        }
+        })
     }
 
     /// Records the cursor a response pointed to; a repeat is a stuck cursor.
-    fn advance(&mut self, adapter: &'static str, next_cursor: Option<Cursor>) -> Result<()> {
-        if let Planner::Sequence {
-            next,
-            waiting,
-            seen,
-            ..
-        } = self
-        {
-            *waiting = false;
-            if let Some(cursor) = next_cursor {
-                if !seen.insert(cursor.clone()) {
-                    return Err(Error::StuckCursor {
-                        adapter,
-                        detail: format!(
-                            "the API returned {cursor} again after {} pages; it would loop forever",
-                            seen.len()
-                        ),
-                    });
+    fn advance(&mut self, adapter: &'static str, fetched: &Fetched) -> Result<()> {
+        match self {
+            Planner::Windows { .. } => {}
+            Planner::Sequence {
+                next,
+                waiting,
+                seen,
+                max_pages,
+            } => {
+                *waiting = false;
+                if let Some(cursor) = fetched.next.clone() {
+                    if !seen.insert(cursor.clone()) {
+                        return Err(Error::StuckCursor {
+                            adapter,
+                            detail: format!(
+                                "the API returned {cursor} again after {} pages; it would loop forever",
+                                seen.len()
+                            ),
+                        });
+                    }
+                    if seen.len() as u64 > *max_pages {
+                        return Err(too_many_pages(adapter, *max_pages));
+                    }
+                    *next = Some(cursor);
                 }
-                *next = Some(cursor);
+            }
+            Planner::Pages {
+                next,
+                last,
+                waiting,
+                done,
+                ..
+            } => {
+                *waiting = false;
+                match &fetched.next {
+                    None => *done = true,
+                    Some(Cursor::Page { number, .. }) if *number == *next || last.is_some() => {}
+                    Some(other) => {
+                        return Err(Error::StuckCursor {
+                            adapter,
+                            detail: format!(
+                                "the response pointed to {other} where page {next} was expected"
+                            ),
+                        })
+                    }
+                }
+                if let Some(l) = fetched.last_page {
+                    *last = Some(last.map_or(l, |known| known.min(l)));
+                }
             }
         }
         Ok(())
+    }
+}
+
+fn too_many_pages(adapter: &'static str, max_pages: u64) -> Error {
+    Error::StuckCursor {
+        adapter,
+        detail: format!(
+            "more than {max_pages} pages without an end; the API may not signal its last page (set the table option max_pages higher if the data really is that large)"
+        ),
     }
 }
 
@@ -132,11 +211,26 @@ impl EngineStream {
                     chunk.as_millis() as i64,
                 )
             }
+            Plan::Sequence {
+                first: Cursor::Page { number, size },
+            } => (
+                Planner::Pages {
+                    next: number,
+                    size,
+                    first: number,
+                    last: None,
+                    waiting: false,
+                    done: false,
+                    max_pages: engine.policy.max_pages(),
+                },
+                0,
+            ),
             Plan::Sequence { first } => (
                 Planner::Sequence {
                     seen: HashSet::from([first.clone()]),
                     next: Some(first),
                     waiting: false,
+                    max_pages: engine.policy.max_pages(),
                 },
                 0,
             ),
@@ -176,7 +270,7 @@ impl EngineStream {
         &self.ctx.metrics
     }
 
-    fn top_up(&mut self) {
+    fn top_up(&mut self) -> Result<()> {
         while self.in_flight.len() < self.depth {
             let chunk_ms = self
                 .ctx
@@ -184,12 +278,16 @@ impl EngineStream {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .chunk_ms;
-            let Some(cursor) = self.planner.next_cursor(chunk_ms) else {
+            let Some(cursor) = self
+                .planner
+                .next_cursor(chunk_ms, self.ctx.adapter.name())?
+            else {
                 break;
             };
             let task = tokio::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
             self.in_flight.push_back(AbortOnDropHandle::new(task));
         }
+        Ok(())
     }
 
     fn accept(&mut self, fetched: Fetched) -> Result<()> {
@@ -197,8 +295,7 @@ impl EngineStream {
             &self.ctx.metrics.consumer_wait_ns,
             fetched.completed_at.elapsed(),
         );
-        self.planner
-            .advance(self.ctx.adapter.name(), fetched.next)?;
+        self.planner.advance(self.ctx.adapter.name(), &fetched)?;
         for batch in fetched.batches {
             let mut offset = 0;
             while offset < batch.num_rows() {
@@ -244,7 +341,10 @@ impl Stream for EngineStream {
             if this.finished {
                 return Poll::Ready(None);
             }
-            this.top_up();
+            if let Err(e) = this.top_up() {
+                this.finish();
+                return Poll::Ready(Some(Err(e)));
+            }
             let Some(head) = this.in_flight.front_mut() else {
                 this.finished = true;
                 return Poll::Ready(None);

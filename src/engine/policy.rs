@@ -37,6 +37,12 @@ pub trait ExecutionPolicy: Send + Sync + fmt::Debug {
     /// Smallest window the engine may split down to.
     fn min_chunk(&self) -> Duration;
 
+    /// Most pages one page/token sequence may fetch: an API that never says "last page" ends
+    /// in an error instead of a loop.
+    fn max_pages(&self) -> u64 {
+        100_000
+    }
+
     /// A response faster than this counts as fast for growing the chunk.
     fn fast_response(&self) -> Duration {
         Duration::from_secs(2)
@@ -63,6 +69,8 @@ pub struct DefaultPolicy {
     pub max_chunk: Duration,
     /// Fast successes in a row before the window doubles.
     pub grow_after: u32,
+    /// Most pages per page/token sequence.
+    pub max_pages: u64,
 }
 
 impl Default for DefaultPolicy {
@@ -76,6 +84,7 @@ impl Default for DefaultPolicy {
             min_chunk: Duration::from_secs(60),
             max_chunk: Duration::from_secs(7 * 86_400),
             grow_after: 4,
+            max_pages: 100_000,
         }
     }
 }
@@ -120,6 +129,10 @@ impl ExecutionPolicy for DefaultPolicy {
 
     fn prefetch_depth(&self) -> usize {
         self.prefetch_depth.max(1)
+    }
+
+    fn max_pages(&self) -> u64 {
+        self.max_pages
     }
 
     fn min_chunk(&self) -> Duration {

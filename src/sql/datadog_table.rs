@@ -551,6 +551,7 @@ impl TableProvider for DatadogTable {
             adapter: self.adapter_name(),
             engines,
             partitions: partition_ranges(&windows, n, self.config.granularity_s() * 1000),
+            sequence: None,
             chunk: self.chunk(),
             details: self.details(projection),
             projection: projection.cloned(),

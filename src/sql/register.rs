@@ -2,7 +2,7 @@
 //! `stream_create(adapter_name, config_json)`), `CREATE EXTERNAL TABLE ... STORED AS DATADOG_V1`
 //! (or `DATADOG_V2_TIMESERIES`, `DATADOG_V2_SCALAR`) through a [`TableProviderFactory`], and the
 //! `datadog_v1('query')`, `datadog_v2_timeseries('query')`, `datadog_v2_scalar('query')` table
-//! functions.
+//! functions; and `STORED AS PAGE_API | TOKEN_API` for generic REST APIs.
 
 use std::sync::Arc;
 
@@ -17,10 +17,18 @@ use datafusion::scalar::ScalarValue;
 
 use super::datadog_config::{DatadogConfig, DatadogKind};
 use super::datadog_table::DatadogTable;
+use super::rest_config::{column_from_field, RestConfig, RestKind};
+use super::rest_table::RestTable;
 use crate::{to_datafusion_error, Error, Result};
 
 /// Adapter names `register()` and `STORED AS` accept.
-pub const ADAPTERS: &[&str] = &["datadog_v1", "datadog_v2_timeseries", "datadog_v2_scalar"];
+pub const ADAPTERS: &[&str] = &[
+    "datadog_v1",
+    "datadog_v2_timeseries",
+    "datadog_v2_scalar",
+    "page_api",
+    "token_api",
+];
 
 /// Registers table `name` of kind `adapter` (e.g. `"datadog_v1"`) configured by a JSON object of
 /// options; site and keys default to `DD_SITE`, `DD_API_KEY`, `DD_APP_KEY`.
@@ -34,6 +42,11 @@ pub fn register(ctx: &SessionContext, adapter: &str, name: &str, config_json: &s
 
 /// Builds a table of kind `adapter` from a JSON config.
 pub fn table_from_json(adapter: &str, config_json: &str) -> Result<Arc<dyn TableProvider>> {
+    if let Some(kind) = RestKind::from_name(adapter) {
+        let mut config = RestConfig::new(kind);
+        config.apply_json(config_json)?;
+        return Ok(Arc::new(RestTable::new(config, None)?));
+    }
     let kind = DatadogKind::from_name(adapter).ok_or_else(|| unknown_adapter(adapter))?;
     let mut config = DatadogConfig::from_env().with_kind(kind);
     config.apply_json(config_json)?;
@@ -62,7 +75,55 @@ pub fn register_sql_surface(ctx: &SessionContext, defaults: DatadogConfig) {
         );
         ctx.register_udtf(kind.adapter_name(), Arc::new(DatadogFunction { defaults }));
     }
+    for kind in RestKind::ALL {
+        ctx.state_ref()
+            .write()
+            .table_factories_mut()
+            .insert(kind.stored_as().to_string(), Arc::new(RestFactory { kind }));
+    }
     crate::sql::functions::register_functions(ctx);
+}
+
+/// `CREATE EXTERNAL TABLE events (id BIGINT, created_at TIMESTAMP, ...) STORED AS PAGE_API
+/// LOCATION 'https://api.example.com/events' OPTIONS ('records' '/data', ...)`.
+#[derive(Debug)]
+pub struct RestFactory {
+    kind: RestKind,
+}
+
+#[async_trait]
+impl TableProviderFactory for RestFactory {
+    async fn create(
+        &self,
+        _state: &dyn Session,
+        cmd: &CreateExternalTable,
+    ) -> DFResult<Arc<dyn TableProvider>> {
+        let mut config = RestConfig::new(self.kind);
+        config.url = match cmd.locations.as_slice() {
+            [one] => one.trim().to_string(),
+            _ => {
+                return Err(to_datafusion_error(Error::config(format!(
+                    "STORED AS {} takes one LOCATION: the endpoint URL",
+                    self.kind.stored_as()
+                ))))
+            }
+        };
+        config.columns = cmd
+            .schema
+            .fields()
+            .iter()
+            .map(|f| column_from_field(f))
+            .collect::<Result<_>>()
+            .map_err(to_datafusion_error)?;
+        let mut options: Vec<_> = cmd.options.iter().collect();
+        options.sort();
+        for (k, v) in options {
+            config.set(k, v).map_err(to_datafusion_error)?;
+        }
+        Ok(Arc::new(
+            RestTable::new(config, None).map_err(to_datafusion_error)?,
+        ))
+    }
 }
 
 /// `CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS (...)`.

@@ -23,7 +23,9 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::options::format_duration;
-use crate::engine::{format_ms_range, Engine, EngineMetrics, MetricsSnapshot, Plan, TimeWindow};
+use crate::engine::{
+    format_ms_range, Cursor, Engine, EngineMetrics, MetricsSnapshot, Plan, TimeWindow,
+};
 use crate::to_datafusion_error;
 
 /// Everything one scan runs, decided by the table's `scan()`.
@@ -35,6 +37,9 @@ pub struct ScanParams {
     pub engines: Vec<(String, Engine)>,
     /// The time ranges of each partition (contiguous slices of the whole window).
     pub partitions: Vec<Vec<TimeWindow>>,
+    /// For page/token APIs: the first cursor of the one sequence to run (then `partitions`
+    /// is unused and the scan has one partition).
+    pub sequence: Option<Cursor>,
     /// Initial window length.
     pub chunk: Duration,
     /// Extra `key=value` pairs for EXPLAIN (granularity, prefetch depth, ...).
@@ -54,12 +59,22 @@ pub struct ApiScanExec {
     metrics: ExecutionPlanMetricsSet,
 }
 
+impl ScanParams {
+    fn partition_count(&self) -> usize {
+        if self.sequence.is_some() {
+            1
+        } else {
+            self.partitions.len().max(1)
+        }
+    }
+}
+
 impl ApiScanExec {
     /// A plan node over `params` producing `schema` (already projected).
     pub fn new(params: ScanParams, schema: SchemaRef) -> Self {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(params.partitions.len().max(1)),
+            Partitioning::UnknownPartitioning(params.partition_count()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
@@ -92,11 +107,16 @@ impl ApiScanExec {
                         .join(", ")
                 ),
             ),
-            ("window", format_ms_range(&whole)),
         ];
+        match &self.params.sequence {
+            Some(first) => out.push(("start", first.to_string())),
+            None => out.push(("window", format_ms_range(&whole))),
+        }
         out.extend(self.params.details.iter().cloned());
-        out.push(("chunk", format_duration(self.params.chunk)));
-        out.push(("partitions", self.params.partitions.len().to_string()));
+        if self.params.sequence.is_none() {
+            out.push(("chunk", format_duration(self.params.chunk)));
+        }
+        out.push(("partitions", self.params.partition_count().to_string()));
         let names: Vec<String> = self
             .schema
             .fields()
@@ -175,9 +195,14 @@ impl ExecutionPlan for ApiScanExec {
             .unwrap_or_default();
         let batch_size = context.session_config().batch_size();
         let shared = Arc::new(EngineMetrics::default());
-        let plan = Plan::Windows {
-            ranges,
-            chunk: self.params.chunk,
+        let plan = match &self.params.sequence {
+            Some(first) => Plan::Sequence {
+                first: first.clone(),
+            },
+            None => Plan::Windows {
+                ranges,
+                chunk: self.params.chunk,
+            },
         };
         let limit = self.params.limit;
         // Streams are lazy: nothing is sent until the previous query's stream is exhausted.

@@ -53,7 +53,9 @@ impl ReqwestTransport {
     }
 
     fn classify(&self, error: reqwest::Error, reading_body: bool) -> TransportError {
-        // reqwest's Display includes the URL but never header values, so keys cannot leak here.
+        // reqwest's Display includes the URL, whose query string may hold a secret parameter
+        // (REST tables take `${ENV}` values there): drop it. Header values are never shown.
+        let error = error.without_url();
         let text = error_chain(&error);
         if error.is_timeout() {
             TransportError::Timeout(self.request_timeout)

@@ -334,6 +334,7 @@ impl VendorAdapter for RepeatingTokenApi {
         Ok(PageOutcome::Rows {
             batch: RecordBatch::new_empty(Arc::clone(&self.schema)),
             next: Some(Cursor::Token(Some(next))),
+            last_page: None,
         })
     }
 }

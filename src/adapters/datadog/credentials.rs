@@ -4,29 +4,8 @@ use std::fmt;
 
 use http::{HeaderMap, HeaderValue};
 
+pub use crate::adapters::secret::Secret;
 use crate::{Error, Result};
-
-/// A credential. The value is only reachable through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The raw value, for building a header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Datadog's two keys. Both optional: the simulator can run without keys.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -324,7 +324,11 @@ impl VendorAdapter for DatadogV1Adapter {
                     message,
                     truncated: false,
                 })?;
-        Ok(PageOutcome::Rows { batch, next: None })
+        Ok(PageOutcome::Rows {
+            batch,
+            next: None,
+            last_page: None,
+        })
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {

@@ -203,7 +203,11 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
         let batch = self
             .rows(columns, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
-        Ok(PageOutcome::Rows { batch, next: None })
+        Ok(PageOutcome::Rows {
+            batch,
+            next: None,
+            last_page: None,
+        })
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
@@ -420,7 +424,9 @@ mod tests {
 
     fn batch(outcome: PageOutcome) -> RecordBatch {
         match outcome {
-            PageOutcome::Rows { batch, next: None } => batch,
+            PageOutcome::Rows {
+                batch, next: None, ..
+            } => batch,
             other => panic!("expected rows, got {other:?}"),
         }
     }

@@ -133,7 +133,11 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
         let batch = self
             .rows(parsed, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
-        Ok(PageOutcome::Rows { batch, next: None })
+        Ok(PageOutcome::Rows {
+            batch,
+            next: None,
+            last_page: None,
+        })
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {

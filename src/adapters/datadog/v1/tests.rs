@@ -29,7 +29,7 @@ fn window(start_s: i64, end_s: i64) -> Cursor {
 
 fn rows(outcome: PageOutcome) -> RecordBatch {
     match outcome {
-        PageOutcome::Rows { batch, next } => {
+        PageOutcome::Rows { batch, next, .. } => {
             assert!(next.is_none());
             batch
         }

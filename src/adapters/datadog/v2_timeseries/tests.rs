@@ -48,7 +48,9 @@ fn window(start: i64, end: i64) -> Cursor {
 
 fn rows(a: &DatadogV2TimeseriesAdapter, cursor: &Cursor, body: &[u8]) -> RecordBatch {
     match a.parse_response(cursor, body).unwrap() {
-        PageOutcome::Rows { batch, next: None } => batch,
+        PageOutcome::Rows {
+            batch, next: None, ..
+        } => batch,
         other => panic!("expected rows, got {other:?}"),
     }
 }
