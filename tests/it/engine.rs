@@ -10,9 +10,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ddstream::engine::{
     Cursor, DefaultPolicy, Engine, PageOutcome, Plan, TimeWindow, VendorAdapter,
 };
-use ddstream::simulator::{FaultKind, FaultSchedule, Simulator, SimulatorConfig};
+use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::transport::{ApiRequest, ApiResponse, Transport, TransportError};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
 use crate::common::*;
 
@@ -131,36 +131,6 @@ async fn group_by_gives_one_series_per_host() {
 }
 
 #[tokio::test]
-async fn every_fault_kind_is_retried_to_identical_rows() {
-    let kinds = transient_faults(1, Duration::from_millis(1500));
-    let want = expected_rows(METRIC, JAN1, JAN1 + 8 * 3600, 60);
-    for kind in kinds {
-        let sim = simulator(SimulatorConfig {
-            faults: FaultSchedule::at([(1, kind.clone())]),
-            ..Default::default()
-        })
-        .await;
-        let e = engine(
-            v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
-            fast_policy(2),
-            Duration::from_millis(700),
-        );
-        let batches = collect(&e, day_plan(1, Duration::from_secs(4 * 3600)))
-            .await
-            .unwrap_or_else(|err| panic!("{kind:?}: {err}"));
-        let got = rows(&batches);
-        assert_rows_eq(&got[..want.len()], &want, &format!("{kind:?}"));
-        assert_eq!(got.len(), 1440, "{kind:?}");
-        assert_eq!(sim.faults_injected(), 1, "{kind:?}");
-        let m = e.metrics().snapshot();
-        assert!(
-            m.retries + m.splits >= 1,
-            "{kind:?} was recovered by a retry or a split: {m:?}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn forbidden_fails_fast_with_the_api_message_and_no_retry() {
     let sim = simulator(SimulatorConfig {
         api_key: Some("right-key".into()),
@@ -203,39 +173,6 @@ async fn a_bad_query_is_a_400_with_the_api_message() {
 }
 
 #[tokio::test]
-async fn a_persistent_fault_exhausts_the_retry_budget() {
-    let sim = simulator(SimulatorConfig {
-        faults: FaultSchedule::at((0..20).map(|i| (i, FaultKind::Status(503)))),
-        ..Default::default()
-    })
-    .await;
-    let policy = DefaultPolicy {
-        max_retries: 3,
-        ..fast_policy(1)
-    };
-    let err = day_error(&sim, &format!("{METRIC}{{*}}"), 60, policy).await;
-    assert!(
-        err.contains("after 4 attempts") && err.contains("HTTP 503"),
-        "{err}"
-    );
-    assert_eq!(sim.requests().len(), 4);
-}
-
-#[tokio::test]
-async fn not_json_is_a_clear_error() {
-    let sim = simulator(SimulatorConfig {
-        faults: FaultSchedule::at([(0, FaultKind::NotJson)]),
-        ..Default::default()
-    })
-    .await;
-    let err = day_error(&sim, &format!("{METRIC}{{*}}"), 60, fast_policy(1)).await;
-    assert!(
-        err.contains("malformed response") && err.contains("<html>"),
-        "{err}"
-    );
-}
-
-#[tokio::test]
 async fn a_window_below_the_minimum_chunk_fails_clearly() {
     let sim = simulator(SimulatorConfig::default()).await;
     // 10 s granularity is only served for windows up to 30 min; a 30 min minimum chunk and a
@@ -248,38 +185,6 @@ async fn a_window_below_the_minimum_chunk_fails_clearly() {
     assert!(
         err.contains("cannot be split below the minimum chunk"),
         "{err}"
-    );
-}
-
-#[tokio::test]
-async fn dropping_the_stream_stops_all_requests() {
-    let sim = simulator(SimulatorConfig {
-        latency: Duration::from_millis(300),
-        ..Default::default()
-    })
-    .await;
-    let e = engine(
-        v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60),
-        fast_policy(4),
-        Duration::from_secs(5),
-    );
-    let mut stream = e.stream(day_plan(7, Duration::from_secs(4 * 3600)));
-    let first = stream.next().await.unwrap().unwrap();
-    assert!(first.num_rows() > 0);
-    drop(stream);
-    let dropped_at = Instant::now();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let log = sim.requests();
-    let after = log.iter().filter(|r| r.received_at > dropped_at).count();
-    assert_eq!(after, 0, "no request starts after the drop");
-    assert!(
-        log.len() <= 1 + 4,
-        "at most the first window and the prefetched ones: {}",
-        log.len()
-    );
-    assert!(
-        e.metrics().snapshot().requests < 42,
-        "7 days were not fetched"
     );
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod conformance;
 mod engine;
 mod faults;
 mod sql;

@@ -169,6 +169,13 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
 
     fn build_request(&self, cursor: &Cursor) -> Result<ApiRequest> {
         let window = window_of(cursor)?;
+        if window.len_ms() > self.options.chunk_ms {
+            // One aggregate per request: a longer window would merge chunks.
+            return Err(Error::Internal(format!(
+                "{ADAPTER}: window {window} is longer than the {} ms chunk; the policy must not grow scalar windows",
+                self.options.chunk_ms
+            )));
+        }
         build_v2_request(
             &ENDPOINT,
             &self.options.base_url,

@@ -66,9 +66,11 @@ impl ColumnType {
             "bool" | "boolean" => ColumnType::Bool,
             "timestamp" => ColumnType::Timestamp(TimeFormat::Auto),
             "json" | "list" | "struct" | "object" => ColumnType::Json,
-            other => return Err(Error::config(format!(
+            other => {
+                return Err(Error::config(format!(
                 "column type '{other}' is not one of utf8, int64, float64, bool, timestamp, json"
-            ))),
+            )))
+            }
         })
     }
 
