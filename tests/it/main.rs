@@ -6,4 +6,5 @@ mod common;
 mod conformance;
 mod engine;
 mod faults;
+mod rest;
 mod sql;
