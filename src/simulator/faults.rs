@@ -41,6 +41,8 @@ pub enum FaultKind {
     PayloadTooLarge,
     /// 200 with the body `<html>oops</html>`.
     NotJson,
+    /// 200 with JSON of another shape: `{"unexpected": "shape"}`.
+    WrongShape,
 }
 
 /// Which fault-eligible requests (0-based, in arrival order) get which fault.

@@ -111,6 +111,9 @@ where
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
             resp
         }
+        Some(FaultKind::WrongShape) => {
+            json::json_response(StatusCode::OK, r#"{"unexpected":"shape"}"#)
+        }
         Some(FaultKind::TruncatedJson) => {
             let mut full = compute_off_thread(compute).await;
             let bytes = Bytes::from(std::mem::take(&mut full.body));

@@ -1,6 +1,6 @@
 //! The engine's conformance checks, run for every adapter: exactly once at any prefetch depth,
 //! recovery from every transient fault kind to identical rows, fail-fast errors (403, 404, a
-//! fault that persists, a body that is not JSON) that name the adapter and the cursor, and
+//! fault that persists, a body that is not JSON or JSON of another shape) that name the adapter and the cursor, and
 //! cancellation (no request starts after the stream is dropped).
 //!
 //! Each check is a `pub async fn` over a [`Subject`]; a new adapter joins the suite by adding
@@ -336,6 +336,10 @@ pub async fn fails_fast_and_clearly(subject: &Subject) {
         (FaultKind::Status(403), vec!["HTTP 403", "Forbidden"]),
         (FaultKind::Status(404), vec!["HTTP 404", "Not Found"]),
         (FaultKind::NotJson, vec!["malformed response", "<html>"]),
+        (
+            FaultKind::WrongShape,
+            vec!["malformed response", "unexpected"],
+        ),
     ] {
         let sim = simulator(SimulatorConfig {
             faults: FaultSchedule::at([(0, kind.clone())]),

@@ -305,8 +305,18 @@ impl VendorAdapter for DatadogV1Adapter {
                 hint: "",
             });
         }
-        if let Some(coarse) = parsed
-            .series
+        let Some(series) = parsed.series else {
+            return Err(Error::MalformedResponse {
+                adapter: ADAPTER,
+                cursor: cursor.to_string(),
+                message: format!(
+                    "the response has no 'series' list; not a v1 query response (body starts with {:?})",
+                    String::from_utf8_lossy(&body[..body.len().min(80)])
+                ),
+                truncated: false,
+            });
+        };
+        if let Some(coarse) = series
             .iter()
             .filter_map(|s| s.interval)
             .find(|i| *i > self.options.granularity_s)
@@ -316,14 +326,14 @@ impl VendorAdapter for DatadogV1Adapter {
                 self.options.granularity_s
             )));
         }
-        let batch =
-            self.rows(&parsed.series, window)
-                .map_err(|message| Error::MalformedResponse {
-                    adapter: ADAPTER,
-                    cursor: cursor.to_string(),
-                    message,
-                    truncated: false,
-                })?;
+        let batch = self
+            .rows(&series, window)
+            .map_err(|message| Error::MalformedResponse {
+                adapter: ADAPTER,
+                cursor: cursor.to_string(),
+                message,
+                truncated: false,
+            })?;
         Ok(PageOutcome::Rows {
             batch,
             next: None,
@@ -351,8 +361,10 @@ struct V1Body {
     status: Option<String>,
     #[serde(default)]
     error: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    series: Vec<V1Series>,
+    /// Absent in a body of another shape (an error page, a proxy's JSON): that is an error,
+    /// not an empty result.
+    #[serde(default)]
+    series: Option<Vec<V1Series>>,
 }
 
 #[derive(Deserialize)]
@@ -439,10 +451,17 @@ impl DatadogV1Adapter {
                 .enumerate()
                 .filter_map(|(i, s)| s.map(|s| (i, s)))
                 .collect();
-            let same_axis = present.windows(2).all(|pair| {
-                let (a, b) = (&pair[0].1.pointlist, &pair[1].1.pointlist);
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.0 == y.0)
+            // Points out of time order (or repeated) take the merge path, which orders them.
+            let ordered = present.iter().all(|(_, s)| {
+                s.pointlist
+                    .windows(2)
+                    .all(|w| matches!((w[0].0, w[1].0), (Some(a), Some(b)) if a < b))
             });
+            let same_axis = ordered
+                && present.windows(2).all(|pair| {
+                    let (a, b) = (&pair[0].1.pointlist, &pair[1].1.pointlist);
+                    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.0 == y.0)
+                });
             let mut push_row = |ts: i64, values: [Option<f64>; 4]| {
                 if window.contains(ts) {
                     b.push(&self.written_query, metric, scope, ts, values, interval);

@@ -202,11 +202,17 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
                 hint: "",
             });
         }
-        let columns = parsed
-            .data
-            .and_then(|d| d.attributes)
-            .map(|a| a.columns)
-            .unwrap_or_default();
+        let Some(columns) = parsed.data.and_then(|d| d.attributes).map(|a| a.columns) else {
+            return Err(malformed(
+                ADAPTER,
+                cursor,
+                format!(
+                    "the response has no 'data.attributes' object; not a scalar response (body starts with {:?})",
+                    String::from_utf8_lossy(&body[..body.len().min(80)])
+                ),
+                false,
+            ));
+        };
         let batch = self
             .rows(columns, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;

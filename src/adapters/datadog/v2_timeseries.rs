@@ -9,9 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Float64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayRef, BooleanArray, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt32Array,
 };
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -130,6 +130,17 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
                 hint: "",
             });
         }
+        if !parsed.found_attributes {
+            return Err(malformed(
+                ADAPTER,
+                cursor,
+                format!(
+                    "the response has no 'data.attributes' object; not a timeseries response (body starts with {:?})",
+                    String::from_utf8_lossy(&body[..body.len().min(80)])
+                ),
+                false,
+            ));
+        }
         let batch = self
             .rows(parsed, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
@@ -221,11 +232,22 @@ impl DatadogV2TimeseriesAdapter {
             Arc::new(values.finish()),
             Arc::new(unit.finish()),
         ];
-        let batch =
+        let mut batch =
             RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|e| e.to_string())?;
+        // A time axis out of order is put in order (rows stay grouped by series).
+        let mut times = p.times;
+        if times.windows(2).any(|w| w[0] > w[1]) {
+            let mut order: Vec<usize> = (0..n_times).collect();
+            order.sort_by_key(|&j| times[j]);
+            let indices: UInt32Array = (0..p.series.len())
+                .flat_map(|s| order.iter().map(move |&j| (s * n_times + j) as u32))
+                .collect();
+            batch = take_record_batch(&batch, &indices).map_err(|e| e.to_string())?;
+            times = order.iter().map(|&j| times[j]).collect();
+        }
         // Trim to the window (the API may start at the bucket before `from`, and the last
         // bucket was asked for whole).
-        let keep: Vec<bool> = p.times.iter().map(|t| window.contains(*t)).collect();
+        let keep: Vec<bool> = times.iter().map(|t| window.contains(*t)).collect();
         if keep.iter().all(|k| *k) {
             return Ok(batch);
         }
@@ -244,6 +266,8 @@ struct Parsed {
     /// Length of each `values[i]`, to check it against `times`.
     value_lens: Vec<usize>,
     errors: Option<ErrorsField>,
+    /// Whether `data.attributes` was there (a body of another shape is an error).
+    found_attributes: bool,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +287,7 @@ fn parse_body(body: &[u8]) -> std::result::Result<Parsed, (String, bool)> {
         values: Float64Builder::new(),
         value_lens: Vec::new(),
         errors: None,
+        found_attributes: false,
     };
     let mut de = serde_json::Deserializer::from_slice(body);
     Level::Top
@@ -322,6 +347,9 @@ impl<'de> Visitor<'de> for LevelSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         let parsed = self.parsed;
+        if matches!(self.level, Level::Attributes) {
+            parsed.found_attributes = true;
+        }
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match (self.level, key.as_ref()) {
                 (Level::Top, "data") => map.next_value_seed(Level::Data.seed(parsed))?,

@@ -521,8 +521,16 @@ impl VendorAdapter for RestAdapter {
                 .map_err(|e| format!("record {record_index}: {e}"))
         })
         .map_err(|(message, truncated)| self.fail(cursor, message, truncated))?;
-        if !walked.found_records && walked.records == 0 && !o.records.0.is_empty() {
-            tracing::debug!(adapter = o.name, %cursor, records = %o.records.text(), "no records array in the response");
+        if !walked.found_records {
+            return Err(self.fail(
+                cursor,
+                format!(
+                    "no records array at '{}' in the response; check the 'records' option (body starts with {:?})",
+                    o.records.text(),
+                    String::from_utf8_lossy(&response.body[..response.body.len().min(80)])
+                ),
+                false,
+            ));
         }
         let mut batch = RecordBatch::try_new(Arc::clone(&self.schema), builders.finish())
             .map_err(|e| Error::Internal(e.to_string()))?;

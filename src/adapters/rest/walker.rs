@@ -185,8 +185,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, '_> {
         }
     }
 
-    // Scalars and nulls on the way: nothing wanted here.
+    // Scalars and nulls on the way: nothing wanted here. A null records array is empty.
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        if self.path == self.state.plan.records.0 {
+            self.state.walked.found_records = true;
+        }
         Ok(())
     }
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
@@ -406,11 +409,12 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.0, "bad row");
-        // No records array at all: zero records, not an error.
+        // No records array at all is reported (the adapter makes it an error); null is empty.
         let (walked, _) = run(r#"{"other": 1}"#, &p);
         assert!(!walked.found_records);
         assert_eq!(walked.records, 0);
         let (walked, _) = run(r#"{"data": null}"#, &p);
+        assert!(walked.found_records);
         assert_eq!(walked.records, 0);
     }
 }

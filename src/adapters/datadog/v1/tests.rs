@@ -216,18 +216,41 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
 }
 
 #[test]
-fn empty_and_null_series_give_no_rows() {
+fn empty_series_give_no_rows_and_other_shapes_are_errors() {
     let a = adapter("m{*}", 60, &[Aggregation::Avg]);
+    let empty = br#"{"status":"ok","series":[]}"#;
+    assert_eq!(
+        rows(a.parse_response(&window(0, 60), empty).unwrap()).num_rows(),
+        0
+    );
     for body in [
-        &br#"{"status":"ok","series":[]}"#[..],
-        br#"{"status":"ok","series":null}"#,
+        &br#"{"status":"ok","series":null}"#[..],
         b"{}",
+        br#"{"unexpected":"shape"}"#,
     ] {
-        assert_eq!(
-            rows(a.parse_response(&window(0, 60), body).unwrap()).num_rows(),
-            0
-        );
+        let err = a
+            .parse_response(&window(0, 60), body)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no 'series' list"), "{err}");
     }
+}
+
+#[test]
+fn points_out_of_order_come_out_in_time_order() {
+    let a = adapter("m{*}", 60, &[Aggregation::Avg, Aggregation::Max]);
+    let body = br#"{"status":"ok","series":[
+        {"scope":"*","query_index":0,"interval":60,"pointlist":[[120000,3],[0,1],[60000,2],[60000,2]]},
+        {"scope":"*","query_index":1,"interval":60,"pointlist":[[120000,30],[0,10],[60000,20]]}]}"#;
+    let batch = rows(a.parse_response(&window(0, 180), body).unwrap());
+    let ts = batch
+        .column(COL_TS)
+        .as_primitive::<TimestampMillisecondType>();
+    assert_eq!(ts.values().to_vec(), [0, 60_000, 120_000]);
+    let avg = batch.column(COL_AVG).as_primitive::<Float64Type>();
+    let max = batch.column(COL_MAX).as_primitive::<Float64Type>();
+    assert_eq!(avg.values().to_vec(), [1.0, 2.0, 3.0]);
+    assert_eq!(max.values().to_vec(), [10.0, 20.0, 30.0]);
 }
 
 #[test]

@@ -250,3 +250,30 @@ fn error_statuses_are_classified_like_v1() {
         "API input validation failed: Invalid type. Expected \"timeseries_request\"."
     );
 }
+
+#[test]
+fn a_time_axis_out_of_order_comes_out_in_order_and_other_shapes_are_errors() {
+    let body = br#"{"data":{"attributes":{"times":[120000, 0, 60000],
+        "series":[{"query_index":0},{"query_index":0,"group_tags":["host:b"]}],
+        "values":[[3, 1, 2],[30, null, 20]]}}}"#;
+    let b = rows(&one_query(), &window(0, 180_000), body);
+    assert_eq!(ts(&b), vec![0, 60_000, 120_000, 0, 60_000, 120_000]);
+    assert_eq!(
+        values(&b),
+        vec![
+            Some(1.0),
+            Some(2.0),
+            Some(3.0),
+            None,
+            Some(20.0),
+            Some(30.0)
+        ]
+    );
+    for other in [&br#"{"unexpected":"shape"}"#[..], br#"{"data":{"id":"0"}}"#] {
+        let err = one_query()
+            .parse_response(&window(0, 1), other)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no 'data.attributes'"), "{err}");
+    }
+}
