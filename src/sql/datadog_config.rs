@@ -427,7 +427,7 @@ impl DatadogConfig {
 
     /// Checks the settings that do not depend on a query.
     pub fn validate(&self) -> Result<()> {
-        self.resolved_base_url()?;
+        let url = self.resolved_base_url()?;
         if self.kind == DatadogKind::V1 {
             if self.query.trim().is_empty() {
                 return Err(Error::config(
@@ -448,6 +448,28 @@ impl DatadogConfig {
             return Err(Error::config(
                 "option 'default_range' must be longer than 0",
             ));
+        }
+        // Datadog answers 403 without both keys; say which is missing before any request. A
+        // loopback URL (the simulator, a local proxy that adds keys) may go without.
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        if !loopback {
+            for (present, env, option) in [
+                (self.credentials.api_key.is_some(), "DD_API_KEY", "api_key"),
+                (self.credentials.app_key.is_some(), "DD_APP_KEY", "app_key"),
+            ] {
+                if !present {
+                    return Err(Error::config(format!(
+                        "{}: no {env} for {}; export {env}=... (or set the table option '{option}')",
+                        self.kind.adapter_name(),
+                        url.host_str().unwrap_or("the API")
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -486,7 +508,7 @@ mod tests {
         c.set("MAX_RANGE", "90d").unwrap();
         assert_eq!(c.granularity_s(), 300);
         assert_eq!(c.max_range, Duration::from_secs(90 * 86_400));
-        c.apply_json(r#"{"query": "m{*}", "prefetch_depth": 4, "allow_http": true}"#)
+        c.apply_json(r#"{"query": "m{*}", "prefetch_depth": 4, "allow_http": true, "api_key": "a", "app_key": "b"}"#)
             .unwrap();
         assert_eq!(
             (c.query.as_str(), c.prefetch_depth, c.allow_http),
@@ -521,6 +543,7 @@ mod tests {
         )
         .unwrap();
         c.set("formula", "a * 2").unwrap();
+        c.set("base_url", "http://localhost:1").unwrap();
         let q = c.v2_queries();
         assert_eq!(
             q.queries
@@ -576,6 +599,31 @@ mod tests {
             Some(DatadogKind::V2Scalar)
         );
         assert_eq!(DatadogKind::from_name("datadog_v3"), None);
+    }
+
+    #[test]
+    fn missing_keys_name_the_variable_except_on_loopback() {
+        let mut c = DatadogConfig {
+            query: "m{*}".into(),
+            site: "datadoghq.eu".into(),
+            ..DatadogConfig::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("no DD_API_KEY for api.datadoghq.eu; export DD_API_KEY="),
+            "{err}"
+        );
+        c.set("api_key", "k").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("no DD_APP_KEY"), "{err}");
+        c.set("app_key", "k").unwrap();
+        c.validate().unwrap();
+        let local = DatadogConfig {
+            query: "m{*}".into(),
+            base_url: Some("http://127.0.0.1:8080".into()),
+            ..DatadogConfig::default()
+        };
+        local.validate().unwrap();
     }
 
     #[test]

@@ -277,7 +277,8 @@ fn canonical(batches: &[RecordBatch]) -> Vec<String> {
     rows
 }
 
-async fn fetch(
+/// Fetches the subject's plan; rows in canonical form.
+pub async fn fetch(
     subject: &Subject,
     sim: &Simulator,
     depth: usize,
@@ -419,6 +420,48 @@ pub async fn dropping_stops_requests(subject: &Subject) {
         subject.name,
         log.len()
     );
+}
+
+/// Under `n` seeded random fault schedules (every transient kind, p = 0.3 per request) the
+/// subject returns exactly `want`. Returns (faults injected, retries + splits).
+pub async fn survives_random_fault_schedules(
+    subject: &Subject,
+    want: &[String],
+    seeds: std::ops::Range<u64>,
+) -> (u64, u64) {
+    let kinds: Vec<FaultKind> = transient_faults(0, Duration::from_millis(600))
+        .into_iter()
+        .filter(|k| subject.splittable || *k != FaultKind::PayloadTooLarge)
+        .collect();
+    let runs = seeds.map(|seed| {
+        let kinds = kinds.clone();
+        async move {
+            let sim = simulator(SimulatorConfig {
+                faults: FaultSchedule::seeded(seed, 0.3, kinds).with_max_consecutive(2),
+                ..Default::default()
+            })
+            .await;
+            let e = engine(subject, &sim, 2, Duration::from_millis(300));
+            let batches: Vec<RecordBatch> = e
+                .stream((subject.plan)())
+                .try_collect()
+                .await
+                .unwrap_or_else(|err| panic!("{} seed {seed}: {err}", subject.name));
+            assert!(
+                canonical(&batches) == want,
+                "{} seed {seed}: rows differ from the fault-free run",
+                subject.name
+            );
+            let m = e.metrics().snapshot();
+            (sim.faults_injected(), m.retries + m.splits)
+        }
+    });
+    let mut totals = (0, 0);
+    for (faults, recoveries) in futures::future::join_all(runs).await {
+        totals.0 += faults;
+        totals.1 += recoveries;
+    }
+    totals
 }
 
 #[tokio::test]

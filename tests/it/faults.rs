@@ -1,5 +1,6 @@
 //! Seeded fault injection: the same extraction under many random fault schedules returns exactly
-//! the fault-free rows. `DDSTREAM_FAULT_SCHEDULES=N` sets the number of schedules (default 200).
+//! the fault-free rows. `DDSTREAM_FAULT_SCHEDULES=N` sets the number of schedules (default 200
+//! for the v1 extraction here, a quarter of it for each other adapter of the conformance suite).
 
 use std::time::Duration;
 
@@ -73,4 +74,42 @@ async fn random_fault_schedules_return_exactly_the_fault_free_rows() {
         recoveries >= faults,
         "every fault was recovered by a retry or a split"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_fault_schedules_hold_for_every_other_adapter() {
+    let schedules: u64 = std::env::var("DDSTREAM_FAULT_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+        / 4;
+    let mut report = Vec::new();
+    for subject in crate::conformance::subjects()
+        .into_iter()
+        .filter(|s| s.name != "datadog_v1")
+    {
+        let sim = simulator(SimulatorConfig::default()).await;
+        let want = crate::conformance::fetch(&subject, &sim, 1, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let (mut faults, mut recoveries) = (0, 0);
+        for start in (1..=schedules).step_by(10) {
+            let seeds = start..(start + 10).min(schedules + 1);
+            let (f, r) =
+                crate::conformance::survives_random_fault_schedules(&subject, &want, seeds).await;
+            faults += f;
+            recoveries += r;
+        }
+        assert!(faults >= schedules / 2, "{}: {faults} faults", subject.name);
+        assert!(
+            recoveries >= faults,
+            "{}: every fault recovered",
+            subject.name
+        );
+        report.push(format!(
+            "{}: {schedules} schedules, {faults} faults, {recoveries} retries and splits",
+            subject.name
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
+use ddstream::simulator::FaultKind;
 use ddstream::simulator::SimulatorConfig;
 use ddstream::sql::{DatadogConfig, DatadogKind, DatadogTable};
 
@@ -88,43 +89,121 @@ async fn json_registration_and_its_errors() {
     assert!(err.contains("unknown option 'chunk_size'"), "{err}");
 }
 
+/// Collects everything tracing writes, at TRACE, on this thread (the test runtime is
+/// single-threaded, so the engine's tasks and the simulator log here too).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn keys_never_appear_in_debug_explain_or_errors() {
+async fn keys_never_appear_in_logs_debug_explain_or_errors() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    const SECRETS: [&str; 3] = [
+        "SECRET-API-KEY-123",
+        "SECRET-APP-KEY-456",
+        "SECRET-BEARER-789",
+    ];
     let sim = simulator(SimulatorConfig {
-        api_key: Some("the-right-key".into()),
+        api_key: Some("SECRET-API-KEY-123".into()),
+        bearer_token: Some("SECRET-BEARER-789".into()),
+        faults: ddstream::simulator::FaultSchedule::at([(1, FaultKind::Status(503))]),
         ..Default::default()
     })
     .await;
-    let mut config = DatadogConfig {
-        query: "system.cpu.user{*}".into(),
-        base_url: Some(sim.base_url()),
-        ..Default::default()
-    };
-    config.set("api_key", "SECRET-API-KEY-123").unwrap();
-    config.set("app_key", "SECRET-APP-KEY-456").unwrap();
-    let table = DatadogTable::new(config, None).unwrap();
-    let debug = format!("{table:?}");
+    let mut shown: Vec<String> = Vec::new();
     let ctx = SessionContext::new();
-    ctx.register_table("cpu", Arc::new(table)).unwrap();
-    let explain = text(
+    for (name, kind, query) in [
+        ("v1", DatadogKind::V1, "system.cpu.user{*}"),
+        ("ts", DatadogKind::V2Timeseries, "avg:system.cpu.user{*}"),
+        ("sc", DatadogKind::V2Scalar, "avg:system.cpu.user{*}"),
+    ] {
+        let mut config = DatadogConfig {
+            query: query.into(),
+            base_url: Some(sim.base_url()),
+            ..Default::default()
+        }
+        .with_kind(kind);
+        config.set("api_key", "SECRET-API-KEY-123").unwrap();
+        config.set("app_key", "SECRET-APP-KEY-456").unwrap();
+        shown.push(format!("{config:?}"));
+        let table = DatadogTable::new(config.clone(), None).unwrap();
+        shown.push(format!("{table:?}"));
+        ctx.register_table(name, Arc::new(table)).unwrap();
+        // The same table with a wrong key: the API's 403 message, no key.
+        config.set("api_key", "SECRET-WRONG-KEY-000").unwrap();
+        ctx.register_table(
+            format!("{name}_wrong"),
+            Arc::new(DatadogTable::new(config, None).unwrap()),
+        )
+        .unwrap();
+    }
+    std::env::set_var("DDSTREAM_IT_SECURITY_BEARER", "SECRET-BEARER-789");
+    ddstream::register(
         &ctx,
-        &format!("EXPLAIN VERBOSE SELECT * FROM cpu WHERE {DAY}"),
+        "page_api",
+        "rest",
+        &format!(
+            r#"{{"url": "{}/api/page/events?total=30", "records": "/data", "headers": {{"Authorization": "Bearer ${{DDSTREAM_IT_SECURITY_BEARER}}"}}, "columns": [{{"name": "id", "type": "int64"}}]}}"#,
+            sim.base_url()
+        ),
     )
-    .await
     .unwrap();
-    let error = text(&ctx, &format!("SELECT * FROM cpu WHERE {DAY}"))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("HTTP 403") && error.contains("Forbidden"),
-        "{error}"
-    );
-    for shown in [&debug, &explain, &error] {
-        assert!(
-            !shown.contains("SECRET-API-KEY-123") && !shown.contains("SECRET-APP-KEY-456"),
-            "{shown}"
+    let hour = "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'";
+    let scalar_hour = hour.replace("ts ", "chunk_start ");
+    for sql in [
+        format!("SELECT count(*) FROM v1 WHERE {hour}"),
+        format!("SELECT count(*) FROM ts WHERE {hour}"),
+        format!("SELECT count(*) FROM sc WHERE {scalar_hour}"),
+        "SELECT count(*) FROM rest".to_string(),
+        format!("EXPLAIN VERBOSE SELECT * FROM v1 WHERE {hour}"),
+        format!("EXPLAIN ANALYZE SELECT * FROM ts WHERE {hour}"),
+        "EXPLAIN VERBOSE SELECT * FROM rest".to_string(),
+    ] {
+        shown.push(
+            text(&ctx, &sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
         );
+    }
+    for sql in [
+        format!("SELECT * FROM v1_wrong WHERE {hour}"),
+        format!("SELECT * FROM ts_wrong WHERE {hour}"),
+        format!("SELECT * FROM sc_wrong WHERE {scalar_hour}"),
+    ] {
+        let error = text(&ctx, &sql).await.unwrap_err().to_string();
+        assert!(
+            error.contains("HTTP 403") && error.contains("Forbidden"),
+            "{error}"
+        );
+        shown.push(error);
+    }
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("retrying"),
+        "TRACE logs were captured: {logs}"
+    );
+    shown.push(logs);
+    for text in &shown {
+        for secret in SECRETS.iter().chain(&["SECRET-WRONG-KEY-000"]) {
+            assert!(!text.contains(secret), "{secret} shown in: {text}");
+        }
     }
 }
 
@@ -178,4 +257,113 @@ async fn a_long_extraction_wastes_no_request() {
     // 7 days in 4 h windows: 42 requests, none refused, whatever the partitioning.
     assert_eq!(sim.requests().len(), 42, "{out}");
     assert!(out.contains("splits=0"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_concurrent_queries_share_the_rate_limit_instead_of_collecting_429s() {
+    // 8 queries of one day, 2 partitions each (48 requests of 4 h), against 20 requests per 2 s.
+    let sim = simulator(SimulatorConfig {
+        rate_limit: Some(ddstream::simulator::RateLimit::new(
+            20,
+            std::time::Duration::from_secs(2),
+        )),
+        ..Default::default()
+    })
+    .await;
+    let ctx = cpu_session(&sim, r#", "max_concurrency": 2"#);
+    let queries = (0..8).map(|i| {
+        let ctx = ctx.clone();
+        async move {
+            let sql = format!(
+                "SELECT count(*) AS n, count(DISTINCT ts) AS d, {i} AS q FROM cpu WHERE {DAY}"
+            );
+            text(&ctx, &sql).await
+        }
+    });
+    for result in futures::future::join_all(queries).await {
+        let out = result.unwrap();
+        assert!(
+            out.contains("| 1440 | 1440 |"),
+            "every query gets every row: {out}"
+        );
+    }
+    let requests = sim.requests().len();
+    assert!(requests >= 48, "{requests}");
+    let answered_429 = sim.rate_limited_count();
+    // Without a gate the 48 requests would leave within a second against a budget of 20 per
+    // 2 s. Periods turn over on the server's clock, known to a second, so a request sent just
+    // before the turn may still meet a 429 (0 seen in runs here).
+    assert!(
+        answered_429 <= 3,
+        "{answered_429} requests were rate limited"
+    );
+}
+
+/// A query cancelled mid-flight (its stream dropped) sends no further request, and once its
+/// session is gone no task of it is left on the runtime.
+#[test]
+fn a_cancelled_query_stops_its_requests_and_leaves_no_task() {
+    // The simulator runs on a runtime of its own, so the query runtime's task count is ours.
+    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = sim_runtime.block_on(simulator(SimulatorConfig {
+        latency: std::time::Duration::from_millis(200),
+        ..Default::default()
+    }));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use futures::StreamExt;
+        let tasks = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
+        let before = tasks();
+        let ctx = cpu_session(&sim, r#", "chunk": "1h", "prefetch_depth": 3"#);
+        let week =
+            "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'";
+        let mut stream = ctx
+            .sql(&format!("SELECT * FROM cpu WHERE {week}"))
+            .await
+            .unwrap()
+            .execute_stream()
+            .await
+            .unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        assert!(first.num_rows() > 0);
+        assert!(tasks() > before, "the query runs tasks");
+        drop(stream);
+        let dropped_at = std::time::Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let log = sim.requests();
+        assert_eq!(
+            log.iter().filter(|r| r.received_at > dropped_at).count(),
+            0,
+            "no request starts after the cancel"
+        );
+        assert!(
+            log.len() < 4 * 24,
+            "the week was not fetched: {}",
+            log.len()
+        );
+        drop(ctx);
+        // Pooled connections close with the session's HTTP client; give them a moment.
+        let mut left = tasks();
+        for _ in 0..40 {
+            if left <= before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            left = tasks();
+        }
+        assert!(
+            left <= before,
+            "{left} tasks alive after the cancel, {before} before"
+        );
+    });
+    drop(runtime);
+    drop(sim);
 }
