@@ -19,6 +19,8 @@ pub mod adapters;
 pub mod cli;
 pub mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzz_entry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sql;

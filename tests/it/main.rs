@@ -7,4 +7,5 @@ mod conformance;
 mod engine;
 mod faults;
 mod rest;
+mod robustness;
 mod sql;

@@ -89,8 +89,8 @@ async fn json_registration_and_its_errors() {
     assert!(err.contains("unknown option 'chunk_size'"), "{err}");
 }
 
-/// Collects everything tracing writes, at TRACE, on this thread (the test runtime is
-/// single-threaded, so the engine's tasks and the simulator log here too).
+/// Collects everything tracing writes, at TRACE. Installed as the process-wide subscriber (no
+/// other test sets one): a thread-scoped one missed events in CI.
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -113,7 +113,7 @@ async fn keys_never_appear_in_logs_debug_explain_or_errors() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("no other test sets a subscriber");
 
     const SECRETS: [&str; 3] = [
         "SECRET-API-KEY-123",
