@@ -30,6 +30,17 @@ pub enum PageOutcome {
     WindowTooLarge(String),
 }
 
+impl PageOutcome {
+    /// The rows of a time window (no next cursor).
+    pub fn window_rows(batch: RecordBatch) -> Self {
+        PageOutcome::Rows {
+            batch,
+            next: None,
+            last_page: None,
+        }
+    }
+}
+
 /// How the engine should treat a non-2xx response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorClass {

@@ -12,8 +12,63 @@ pub use v2::{NamedFormula, NamedQuery, V2Queries};
 pub use v2_scalar::{DatadogV2ScalarAdapter, DatadogV2ScalarOptions, ScalarAggregator};
 pub use v2_timeseries::{DatadogV2TimeseriesAdapter, DatadogV2TimeseriesOptions};
 
-use crate::engine::ErrorClass;
+use crate::engine::{Cursor, ErrorClass, TimeWindow};
 use crate::{Error, Result};
+
+/// The window of a cursor: the Datadog query APIs page by time only.
+pub(crate) fn window_of<'c>(adapter: &'static str, cursor: &'c Cursor) -> Result<&'c TimeWindow> {
+    match cursor {
+        Cursor::Window(w) => Ok(w),
+        other => Err(Error::Internal(format!(
+            "{adapter} only pages by time window, got {other}"
+        ))),
+    }
+}
+
+/// A malformed-body error; `truncated` when the JSON ended early (the engine retries those).
+pub(crate) fn malformed(
+    adapter: &'static str,
+    cursor: &Cursor,
+    message: String,
+    truncated: bool,
+) -> Error {
+    Error::MalformedResponse {
+        adapter,
+        cursor: cursor.to_string(),
+        message,
+        truncated,
+    }
+}
+
+/// Describes a serde_json error with the start of the body; `true` when the body was cut short.
+pub(crate) fn json_error(e: &serde_json::Error, body: &[u8]) -> (String, bool) {
+    (
+        format!("{e} (body starts with {:?})", body_start(body, 120)),
+        e.is_eof(),
+    )
+}
+
+/// A 2xx body that is JSON but lacks what every answer of this API has.
+pub(crate) fn not_this_shape(
+    adapter: &'static str,
+    cursor: &Cursor,
+    missing: &str,
+    body: &[u8],
+) -> Error {
+    malformed(
+        adapter,
+        cursor,
+        format!(
+            "the response has no {missing}; not an answer of this API (body starts with {:?})",
+            body_start(body, 80)
+        ),
+        false,
+    )
+}
+
+fn body_start(body: &[u8], n: usize) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&body[..body.len().min(n)])
+}
 
 /// How every Datadog query API's non-2xx answers are treated: 413 and a 400 saying the request
 /// covered too many points split the window; 408, 429 and 5xx are retried; the rest are fatal.

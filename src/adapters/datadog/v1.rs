@@ -15,7 +15,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
-use super::Credentials;
+use super::{json_error, malformed, not_this_shape, Credentials};
 use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
 use crate::transport::ApiRequest;
 use crate::{Error, Result};
@@ -256,11 +256,7 @@ impl VendorAdapter for DatadogV1Adapter {
     }
 
     fn build_request(&self, cursor: &Cursor) -> Result<ApiRequest> {
-        let Cursor::Window(window) = cursor else {
-            return Err(Error::Internal(format!(
-                "{ADAPTER} only pages by time window, got {cursor}"
-            )));
-        };
+        let window = super::window_of(ADAPTER, cursor)?;
         let mut url = self
             .options
             .base_url
@@ -282,16 +278,10 @@ impl VendorAdapter for DatadogV1Adapter {
     }
 
     fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
-        let Cursor::Window(window) = cursor else {
-            return Err(Error::Internal(format!(
-                "{ADAPTER} only pages by time window, got {cursor}"
-            )));
-        };
-        let parsed = parse_body(body).map_err(|(message, truncated)| Error::MalformedResponse {
-            adapter: ADAPTER,
-            cursor: cursor.to_string(),
-            message,
-            truncated,
+        let window = super::window_of(ADAPTER, cursor)?;
+        let parsed = serde_json::from_slice::<V1Body>(body).map_err(|e| {
+            let (message, truncated) = json_error(&e, body);
+            malformed(ADAPTER, cursor, message, truncated)
         })?;
         if let Some(status) = parsed.status.as_deref().filter(|s| *s != "ok") {
             return Err(Error::Api {
@@ -306,15 +296,7 @@ impl VendorAdapter for DatadogV1Adapter {
             });
         }
         let Some(series) = parsed.series else {
-            return Err(Error::MalformedResponse {
-                adapter: ADAPTER,
-                cursor: cursor.to_string(),
-                message: format!(
-                    "the response has no 'series' list; not a v1 query response (body starts with {:?})",
-                    String::from_utf8_lossy(&body[..body.len().min(80)])
-                ),
-                truncated: false,
-            });
+            return Err(not_this_shape(ADAPTER, cursor, "'series' list", body));
         };
         if let Some(coarse) = series
             .iter()
@@ -334,11 +316,7 @@ impl VendorAdapter for DatadogV1Adapter {
                 message,
                 truncated: false,
             })?;
-        Ok(PageOutcome::Rows {
-            batch,
-            next: None,
-            last_page: None,
-        })
+        Ok(PageOutcome::window_rows(batch))
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
@@ -389,14 +367,6 @@ where
     T: Deserialize<'de>,
 {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-/// Parses the body; the error says whether the body was cut short.
-fn parse_body(body: &[u8]) -> std::result::Result<V1Body, (String, bool)> {
-    serde_json::from_slice(body).map_err(|e| {
-        let head: String = String::from_utf8_lossy(&body[..body.len().min(120)]).into();
-        (format!("{e} (body starts with {head:?})"), e.is_eof())
-    })
 }
 
 impl DatadogV1Adapter {

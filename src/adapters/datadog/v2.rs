@@ -305,6 +305,20 @@ pub(super) enum ErrorsField {
 }
 
 impl ErrorsField {
+    /// A 200 answer that carries errors is the API's error, verbatim.
+    pub fn check(&self, adapter: &'static str, cursor: &crate::engine::Cursor) -> Result<()> {
+        match self.message() {
+            Some(message) => Err(Error::Api {
+                adapter,
+                cursor: cursor.to_string(),
+                status: 200,
+                message,
+                hint: "",
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The message, if not empty.
     pub fn message(&self) -> Option<String> {
         let text = match self {
@@ -313,27 +327,6 @@ impl ErrorsField {
         };
         (!text.trim().is_empty()).then_some(text)
     }
-}
-
-/// A malformed-body error; `truncated` when the JSON ended early (the engine retries those).
-pub(super) fn malformed(
-    adapter: &'static str,
-    cursor: &crate::engine::Cursor,
-    message: String,
-    truncated: bool,
-) -> Error {
-    Error::MalformedResponse {
-        adapter,
-        cursor: cursor.to_string(),
-        message,
-        truncated,
-    }
-}
-
-/// Describes a serde_json error with the start of the body.
-pub(super) fn json_error(e: &serde_json::Error, body: &[u8]) -> (String, bool) {
-    let head: String = String::from_utf8_lossy(&body[..body.len().min(120)]).into();
-    (format!("{e} (body starts with {head:?})"), e.is_eof())
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::v2::{
-    build_v2_request, json_error, label_fields, malformed, unit_text, ErrorsField, LabelBuilders,
-    Unit, V2Endpoint, V2Queries,
+    build_v2_request, label_fields, unit_text, ErrorsField, LabelBuilders, Unit, V2Endpoint,
+    V2Queries,
 };
-use super::Credentials;
+use super::{json_error, malformed, not_this_shape, Credentials};
 use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
 use crate::transport::ApiRequest;
 use crate::{Error, Result};
@@ -121,34 +121,21 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
         let window = window_of(cursor)?;
         let parsed = parse_body(body)
             .map_err(|(message, truncated)| malformed(ADAPTER, cursor, message, truncated))?;
-        if let Some(message) = parsed.errors.as_ref().and_then(ErrorsField::message) {
-            return Err(Error::Api {
-                adapter: ADAPTER,
-                cursor: cursor.to_string(),
-                status: 200,
-                message,
-                hint: "",
-            });
+        if let Some(errors) = &parsed.errors {
+            errors.check(ADAPTER, cursor)?;
         }
         if !parsed.found_attributes {
-            return Err(malformed(
+            return Err(not_this_shape(
                 ADAPTER,
                 cursor,
-                format!(
-                    "the response has no 'data.attributes' object; not a timeseries response (body starts with {:?})",
-                    String::from_utf8_lossy(&body[..body.len().min(80)])
-                ),
-                false,
+                "'data.attributes' object",
+                body,
             ));
         }
         let batch = self
             .rows(parsed, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
-        Ok(PageOutcome::Rows {
-            batch,
-            next: None,
-            last_page: None,
-        })
+        Ok(PageOutcome::window_rows(batch))
     }
 
     fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
@@ -165,12 +152,7 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
 }
 
 fn window_of(cursor: &Cursor) -> Result<&TimeWindow> {
-    match cursor {
-        Cursor::Window(w) => Ok(w),
-        other => Err(Error::Internal(format!(
-            "{ADAPTER} only pages by time window, got {other}"
-        ))),
-    }
+    super::window_of(ADAPTER, cursor)
 }
 
 impl DatadogV2TimeseriesAdapter {
