@@ -31,8 +31,9 @@ pub struct Args {
     /// Run the SQL in this file.
     #[arg(short = 'f', long = "file", conflicts_with = "sql")]
     pub file: Option<PathBuf>,
-    /// Start the built-in simulator and register table `datadog_v1` (query
-    /// `system.cpu.user{*}`) against it: no keys needed.
+    /// Start the built-in simulator and register tables `datadog_v1` (query
+    /// `system.cpu.user{*}`), `datadog_v2_timeseries` and `datadog_v2_scalar`
+    /// (`avg:system.cpu.user{*} by {host}`) against it: no keys needed.
     #[arg(long)]
     pub simulate: bool,
     /// Register the tables in this JSON or TOML file.
@@ -44,8 +45,8 @@ pub struct Args {
     /// Write the result here instead of standard output.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
-    /// Datadog API base URL for `validate`, `CREATE EXTERNAL TABLE` and `datadog_v1()`
-    /// (a proxy or a simulator); default `https://api.$DD_SITE`.
+    /// Datadog API base URL for `validate`, `CREATE EXTERNAL TABLE ... STORED AS DATADOG_*` and
+    /// the `datadog_*()` table functions (a proxy or a simulator); default `https://api.$DD_SITE`.
     #[arg(long, global = true)]
     pub base_url: Option<String>,
     /// Maximum partitions (parallel request streams) per scan.
