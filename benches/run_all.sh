@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Runs every benchmark of BENCHMARKS.md in one go, side by side, and prints the figures as
+# Markdown tables (also saved under target/bench-results/). Loopback only.
+#
+#   benches/run_all.sh            # everything
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample
+#
+# Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
+# (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+bin="$root/target/release/ddstream"
+out="$root/target/bench-results"
+tmp="${BENCH_TMP:-$(mktemp -d)}"
+py="$root/benches/peers/.venv/bin/python"
+mkdir -p "$out"
+sections="${*:-machine latency parse memory peers downsample}"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# Starts `ddstream simulate ARGS...` in the background; sets $sim_url and $sim_pid.
+start_sim() {
+  local log="$tmp/sim.$RANDOM.log"
+  "$bin" simulate --port 0 "$@" > "$log" 2>&1 &
+  sim_pid=$!
+  pids+=("$sim_pid")
+  for _ in $(seq 100); do
+    sim_url="$(sed -n 's/^simulator listening on //p' "$log")"
+    [ -n "$sim_url" ] && return 0
+    sleep 0.1
+  done
+  echo "simulator did not start: $(cat "$log")" >&2
+  exit 1
+}
+stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; }
+
+# Wall seconds of a command (stdout to /dev/null).
+wall() {
+  local t0=$EPOCHREALTIME
+  "$@" > /dev/null
+  local t1=$EPOCHREALTIME
+  python3 -c "print(f'{$t1 - $t0:.3f}')"
+}
+# Median of its arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+count_rows() { "$bin" --format csv "CREATE EXTERNAL TABLE f STORED AS PARQUET LOCATION '$1'; SELECT count(*) FROM f" | tail -1; }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+section_machine() {
+  {
+    echo "## Machine"
+    echo
+    echo '```'
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src benches Cargo.toml || echo ' (+ uncommitted changes)')"
+    echo "nproc: $(nproc)"
+    lscpu | grep -E '^(Model name|Architecture|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
+    free -h | head -2
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    rustc --version
+    [ -x "$py" ] && "$py" -c 'import duckdb, datadog_api_client, importlib.metadata as m; print("duckdb", duckdb.__version__, "| datadog-api-client", m.version("datadog-api-client"))' || true
+    echo '```'
+  } | tee "$out/machine.md"
+}
+
+section_latency() {
+  cargo bench --bench latency 2>/dev/null | tee "$out/latency.md"
+}
+
+section_parse() {
+  cargo bench --bench parse 2>/dev/null | tee "$out/parse-criterion.txt" \
+    | sed -n '/^## Parse throughput/,$p' | tee "$out/parse.md"
+}
+
+# Peak RSS of the CLI streaming D days of 10 s data (3 series) to Parquet.
+section_memory() {
+  start_sim
+  local start="TIMESTAMP '2026-01-01T00:00:00Z'"
+  {
+    echo "## Memory: peak RSS of the CLI streaming 10 s data of system.cpu.user{*} by {host} to Parquet"
+    echo
+    echo "| days | rows | Parquet bytes | wall (s) | peak RSS (MiB) | peak / 1-day peak |"
+    echo "|---:|---:|---:|---:|---:|---:|"
+  } | tee "$out/memory.md"
+  /usr/bin/time -v "$bin" --base-url "$sim_url" --format csv -o "$tmp/one.csv" "SELECT 1" 2> "$tmp/time-floor.txt"
+  local floor
+  floor=$(awk '/Maximum resident set size/ {print $6}' "$tmp/time-floor.txt")
+  local base=""
+  for days in 1 10 30; do
+    /usr/bin/time -v "$bin" --base-url "$sim_url" --format parquet -o "$tmp/mem-$days.parquet" \
+      "CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*} by {host}' OPTIONS ('granularity' '10s', 'max_range' '31d');
+       SELECT * FROM cpu WHERE ts >= $start AND ts < $start + INTERVAL '$days days'" 2> "$tmp/time-$days.txt"
+    local kb wallclock rows
+    kb=$(awk '/Maximum resident set size/ {print $6}' "$tmp/time-$days.txt")
+    wallclock=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time-$days.txt")
+    rows=$(count_rows "$tmp/mem-$days.parquet")
+    base=${base:-$kb}
+    echo "| $days | $rows | $(stat -c %s "$tmp/mem-$days.parquet") | $wallclock | $(python3 -c "print(f'{$kb/1024:.1f}')") | $(ratio "$kb" "$base") |" | tee -a "$out/memory.md"
+  done
+  echo | tee -a "$out/memory.md"
+  echo "Process floor (\`ddstream ... \"SELECT 1\"\`): $(python3 -c "print(f'{$floor/1024:.1f}')") MiB peak RSS." | tee -a "$out/memory.md"
+  stop_sim
+}
+
+# The official Datadog Python client vs ddstream: 7 days of 1-minute data in 4 h windows.
+section_peers() {
+  [ -x "$py" ] || benches/peers/setup.sh
+  local latency=${PEER_LATENCY_MS:-100} limit=${PEER_RATE_LIMIT:-1600/1h} repeats=${PEER_REPEATS:-3}
+  start_sim --latency-ms "$latency" --rate-limit "$limit"
+  local start="TIMESTAMP '2026-01-01T00:00:00Z'"
+  local create="CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS ('granularity' '60s'"
+  local select="SELECT ts, avg FROM cpu WHERE ts >= $start AND ts < $start + INTERVAL '7 days'"
+  local py_runs=() dd_runs=() naive_runs=() py_json=""
+  for _ in $(seq "$repeats"); do
+    py_json=$("$py" benches/peers/dd_python_client.py --base-url "$sim_url" --days 7 --window-hours 4 --granularity 60)
+    py_runs+=("$(python3 -c "import json,sys; print(f\"{json.loads(sys.argv[1])['wall_s']:.3f}\")" "$py_json")")
+    dd_runs+=("$(wall "$bin" --base-url "$sim_url" --format parquet -o "$tmp/peer-dd.parquet" "$create); $select")")
+    naive_runs+=("$(wall "$bin" --base-url "$sim_url" --partitions 1 --format parquet -o "$tmp/peer-naive.parquet" "$create, 'prefetch_depth' '1'); $select")")
+  done
+  local dd_req naive_req
+  dd_req=$("$bin" --base-url "$sim_url" --format csv "$create); EXPLAIN ANALYZE $select" | grep -o 'requests=[0-9]*' | head -1)
+  naive_req=$("$bin" --base-url "$sim_url" --partitions 1 --format csv "$create, 'prefetch_depth' '1'); EXPLAIN ANALYZE $select" | grep -o 'requests=[0-9]*' | head -1)
+  local py_m dd_m naive_m rows
+  py_m=$(median "${py_runs[@]}"); dd_m=$(median "${dd_runs[@]}"); naive_m=$(median "${naive_runs[@]}")
+  rows=$(count_rows "$tmp/peer-dd.parquet")
+  {
+    echo "## Against the official client: 7 days of 1-minute data, simulator latency $latency ms, rate limit $limit, median of $repeats"
+    echo
+    echo "| client | wall (s) | runs (s) | requests | rows/points | wall / Python client | wall / ddstream naive |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| datadog-api-client (Python), 42 sequential 4 h windows | $py_m | ${py_runs[*]} | $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests'])" "$py_json") | $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['points'])" "$py_json") | 1.00 | $(ratio "$py_m" "$naive_m") |"
+    echo "| ddstream naive (1 partition, prefetch_depth 1) | $naive_m | ${naive_runs[*]} | ${naive_req#requests=} | $rows | $(ratio "$naive_m" "$py_m") | 1.00 |"
+    echo "| ddstream default (4 partitions, prefetch_depth 2) | $dd_m | ${dd_runs[*]} | ${dd_req#requests=} | $rows | $(ratio "$dd_m" "$py_m") | $(ratio "$dd_m" "$naive_m") |"
+    echo
+    echo "Physical limit: 42 windows × $latency ms / concurrency = $(python3 -c "print(f'{42*$latency/1000:.2f}')") s sequential, $(python3 -c "print(f'{42*$latency/1000/8:.2f}')") s at 8 in flight."
+  } | tee "$out/peers.md"
+  stop_sim
+}
+
+# 10 M rows of Parquet bucketed to hours: ddstream's UDAFs, DataFusion's built-ins, DuckDB.
+section_downsample() {
+  [ -x "$py" ] || benches/peers/setup.sh
+  local file="$tmp/ds10m.parquet" repeats=${DS_REPEATS:-3}
+  [ -f "$file" ] || "$py" benches/peers/duckdb_downsample.py generate "$file" 10000000
+  local create="CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '$file'"
+  local ds_sql="$create; SELECT ds_bucket('hours', ts) AS hour, mean(value), min(value), max(value), std_dev(value), count(value) FROM t GROUP BY 1"
+  local df_sql="$create; SELECT date_bin(INTERVAL '1 hour', ts) AS hour, avg(value), min(value), max(value), stddev_pop(value), count(value) FROM t GROUP BY 1"
+  local ds_runs=() df_runs=() duck_runs=() duck_rows=""
+  for _ in $(seq "$repeats"); do
+    ds_runs+=("$(wall "$bin" --format csv -o "$tmp/ds.csv" "$ds_sql")")
+    df_runs+=("$(wall "$bin" --format csv -o "$tmp/df.csv" "$df_sql")")
+  done
+  while read -r line; do
+    duck_runs+=("$(python3 -c "import json,sys; print(f\"{json.loads(sys.argv[1])['wall_s']:.3f}\")" "$line")")
+    duck_rows=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['rows'])" "$line")
+  done < <("$py" benches/peers/duckdb_downsample.py query "$file" "$repeats")
+  local ds_m df_m duck_m
+  ds_m=$(median "${ds_runs[@]}"); df_m=$(median "${df_runs[@]}"); duck_m=$(median "${duck_runs[@]}")
+  {
+    echo "## SQL downsampling: 10 M rows ($(stat -c %s "$file") bytes of Parquet, 3 series at 10 s) to hours with mean/min/max/std_dev/count, median of $repeats"
+    echo
+    echo "| engine | wall (s) | runs (s) | result rows | wall / DuckDB | wall / DataFusion built-ins |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| DuckDB (time_bucket, avg, stddev_pop), query only | $duck_m | ${duck_runs[*]} | $duck_rows | 1.00 | $(ratio "$duck_m" "$df_m") |"
+    echo "| ddstream CLI, ds_bucket + mean/std_dev UDAFs, whole process | $ds_m | ${ds_runs[*]} | $(wc -l < "$tmp/ds.csv" | awk '{print $1-1}') | $(ratio "$ds_m" "$duck_m") | $(ratio "$ds_m" "$df_m") |"
+    echo "| ddstream CLI, DataFusion date_bin + avg/stddev_pop, whole process | $df_m | ${df_runs[*]} | $(wc -l < "$tmp/df.csv" | awk '{print $1-1}') | $(ratio "$df_m" "$duck_m") | 1.00 |"
+  } | tee "$out/downsample.md"
+}
+
+for s in $sections; do
+  "section_$s"
+  echo
+done
