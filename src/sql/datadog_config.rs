@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::options::{parse_bool, parse_count, parse_duration};
+use super::options::{json_scalar_text, parse_bool, parse_count, parse_duration};
 use crate::adapters::datadog::{
-    parse_base_url, site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator, Secret,
-    V2Queries, DEFAULT_SITE,
+    is_loopback, parse_base_url, site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator,
+    Secret, V2Queries, DEFAULT_SITE,
 };
 use crate::{Error, Result};
 
@@ -368,21 +368,24 @@ impl DatadogConfig {
             match (key.as_str(), value) {
                 ("queries", serde_json::Value::Object(named)) => {
                     for (name, query) in named {
-                        self.set(&format!("query.{name}"), &json_text(&key, query)?)?;
+                        self.set(&format!("query.{name}"), &json_scalar_text(&key, query)?)?;
                     }
                 }
                 ("formulas", serde_json::Value::Object(named)) => {
                     for (alias, formula) in named {
-                        self.set(&format!("formula.{alias}"), &json_text(&key, formula)?)?;
+                        self.set(
+                            &format!("formula.{alias}"),
+                            &json_scalar_text(&key, formula)?,
+                        )?;
                     }
                 }
                 ("formulas", serde_json::Value::Array(list)) => {
                     for formula in list {
-                        self.set("formula", &json_text(&key, formula)?)?;
+                        self.set("formula", &json_scalar_text(&key, formula)?)?;
                     }
                 }
                 (_, value) => {
-                    let text = json_text(&key, value)?;
+                    let text = json_scalar_text(&key, value)?;
                     self.set(&key, &text)?;
                 }
             }
@@ -451,13 +454,7 @@ impl DatadogConfig {
         }
         // Datadog answers 403 without both keys; say which is missing before any request. A
         // loopback URL (the simulator, a local proxy that adds keys) may go without.
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
-        if !loopback {
+        if !is_loopback(&url) {
             for (present, env, option) in [
                 (self.credentials.api_key.is_some(), "DD_API_KEY", "api_key"),
                 (self.credentials.app_key.is_some(), "DD_APP_KEY", "app_key"),
@@ -473,28 +470,6 @@ impl DatadogConfig {
         }
         Ok(())
     }
-}
-
-/// A JSON option value as text; arrays and objects are refused, naming only their type (the
-/// value may be a key).
-fn json_text(key: &str, value: serde_json::Value) -> Result<String> {
-    Ok(match value {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::Bool(b) => b.to_string(),
-        other => {
-            let kind = if other.is_array() {
-                "an array"
-            } else if other.is_object() {
-                "an object"
-            } else {
-                "null"
-            };
-            return Err(Error::config(format!(
-                "option '{key}': expected a string, number or boolean, got {kind}"
-            )));
-        }
-    })
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::adapters::datadog::{
 };
 use crate::engine::cursor::{ceil_to, floor_to};
 use crate::engine::{format_ms_range, DefaultPolicy, Engine, TimeWindow, VendorAdapter};
-use crate::transport::{ReqwestTransport, Transport, TransportConfig};
+use crate::transport::{given_or_http, Transport};
 use crate::{to_datafusion_error, Error, Result};
 
 /// A Datadog metrics API as a SQL table. The schema depends on the kind:
@@ -126,14 +126,7 @@ impl DatadogTable {
             DatadogKind::V2Timeseries => v2_timeseries_schema(),
             DatadogKind::V2Scalar => v2_scalar_schema(),
         };
-        let transport = match transport {
-            Some(t) => t,
-            None => Arc::new(ReqwestTransport::new(&TransportConfig {
-                connect_timeout: config.connect_timeout,
-                request_timeout: config.request_timeout,
-                ..TransportConfig::default()
-            })?),
-        };
+        let transport = given_or_http(transport, config.connect_timeout, config.request_timeout)?;
         let table = Self {
             config,
             base_url,
@@ -314,12 +307,7 @@ impl DatadogTable {
                     Some(set) => set.iter().cloned().collect(),
                     None => vec![self.config.query.clone()],
                 };
-                // Only the aggregations selected are requested (at least one, for the
-                // timestamps).
-                let aggregations: Vec<Aggregation> = Aggregation::ALL
-                    .into_iter()
-                    .filter(|a| projection.is_none_or(|p| p.contains(&(COL_AVG + *a as usize))))
-                    .collect();
+                let aggregations = selected_aggregations(projection);
                 queries
                     .into_iter()
                     .map(|q| {
@@ -367,14 +355,10 @@ impl DatadogTable {
         let mut details = vec![("granularity", format_duration(self.config.granularity()))];
         match self.config.kind {
             DatadogKind::V1 => {
-                let mut aggregations: Vec<&str> = Aggregation::ALL
+                let aggregations: Vec<&str> = selected_aggregations(projection)
                     .into_iter()
-                    .filter(|a| projection.is_none_or(|p| p.contains(&(COL_AVG + *a as usize))))
                     .map(Aggregation::as_str)
                     .collect();
-                if aggregations.is_empty() {
-                    aggregations.push("avg");
-                }
                 details.push(("aggregations", format!("[{}]", aggregations.join(", "))));
             }
             DatadogKind::V2Scalar => {
@@ -384,6 +368,20 @@ impl DatadogTable {
         }
         details.push(("prefetch_depth", self.config.prefetch_depth.to_string()));
         details
+    }
+}
+
+/// The v1 aggregations the projection selects: only those are requested, and at least one
+/// (avg), to learn the timestamps.
+fn selected_aggregations(projection: Option<&Vec<usize>>) -> Vec<Aggregation> {
+    let selected: Vec<Aggregation> = Aggregation::ALL
+        .into_iter()
+        .filter(|a| projection.is_none_or(|p| p.contains(&(COL_AVG + *a as usize))))
+        .collect();
+    if selected.is_empty() {
+        vec![Aggregation::Avg]
+    } else {
+        selected
     }
 }
 

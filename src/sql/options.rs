@@ -72,6 +72,28 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// A JSON option value as text (strings, numbers, booleans); arrays, objects and null are
+/// refused, naming only their type (the value may be a key).
+pub fn json_scalar_text(key: &str, value: serde_json::Value) -> Result<String> {
+    Ok(match value {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        other => {
+            let kind = if other.is_array() {
+                "an array"
+            } else if other.is_object() {
+                "an object"
+            } else {
+                "null"
+            };
+            return Err(Error::config(format!(
+                "option '{key}': expected a string, number or boolean, got {kind}"
+            )));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::options::{parse_bool, parse_count, parse_duration};
+use super::options::{json_scalar_text, parse_bool, parse_count, parse_duration};
 use crate::adapters::datadog::parse_base_url;
 use crate::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFormat};
 use crate::adapters::rest::{Paging, ParamLocation, RestOptions, TokenSource, Value};
@@ -430,7 +430,7 @@ impl RestConfig {
             match (key.as_str(), value) {
                 ("params" | "headers", J::Object(entries)) => {
                     for (name, v) in entries {
-                        self.set(&format!("{key}.{name}"), &scalar_text(&key, v)?)?;
+                        self.set(&format!("{key}.{name}"), &json_scalar_text(&key, v)?)?;
                     }
                 }
                 ("body", J::Object(body)) => self.body = Some(body),
@@ -446,7 +446,7 @@ impl RestConfig {
                     ))
                 }
                 (_, value) => {
-                    let text = scalar_text(&key, value)?;
+                    let text = json_scalar_text(&key, value)?;
                     self.set(&key, &text)?;
                 }
             }
@@ -642,19 +642,6 @@ fn expand_env(option: &str, value: &str) -> Result<Value> {
     }
     out.push_str(rest);
     Ok(Value::Secret(Secret::new(out)))
-}
-
-fn scalar_text(key: &str, value: serde_json::Value) -> Result<String> {
-    Ok(match value {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::Bool(b) => b.to_string(),
-        _ => {
-            return Err(Error::config(format!(
-                "option '{key}': expected a string, number or boolean"
-            )))
-        }
-    })
 }
 
 fn column_from_json(value: serde_json::Value) -> Result<ColumnSpec> {

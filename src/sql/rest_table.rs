@@ -20,7 +20,7 @@ use super::scan::{ApiScanExec, ScanParams};
 use crate::adapters::rest::columns::schema_of;
 use crate::adapters::rest::{Paging, RestAdapter, RestOptions, TimeRange, TokenSource};
 use crate::engine::{DefaultPolicy, Engine};
-use crate::transport::{ReqwestTransport, Transport, TransportConfig};
+use crate::transport::{given_or_http, Transport};
 use crate::{to_datafusion_error, Result};
 
 /// A page-number or token REST API as a SQL table.
@@ -37,14 +37,7 @@ impl RestTable {
     pub fn new(config: RestConfig, transport: Option<Arc<dyn Transport>>) -> Result<Self> {
         let options = config.to_options()?;
         RestAdapter::new(options.clone())?;
-        let transport = match transport {
-            Some(t) => t,
-            None => Arc::new(ReqwestTransport::new(&TransportConfig {
-                connect_timeout: config.connect_timeout,
-                request_timeout: config.request_timeout,
-                ..TransportConfig::default()
-            })?),
-        };
+        let transport = given_or_http(transport, config.connect_timeout, config.request_timeout)?;
         Ok(Self {
             schema: schema_of(&options.columns),
             config,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 
-pub use reqwest_transport::{ReqwestTransport, TransportConfig};
+pub use reqwest_transport::{given_or_http, ReqwestTransport, TransportConfig};
 
 /// One HTTP request, built by an adapter. Header values that carry credentials are marked
 /// sensitive, so `Debug` prints them as `Sensitive`.

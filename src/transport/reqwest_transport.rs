@@ -15,6 +15,22 @@ pub struct TransportConfig {
     pub pool_max_idle_per_host: usize,
 }
 
+/// `given`, or a new reqwest client with these timeouts: what every table does.
+pub fn given_or_http(
+    given: Option<std::sync::Arc<dyn super::Transport>>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> crate::Result<std::sync::Arc<dyn super::Transport>> {
+    Ok(match given {
+        Some(t) => t,
+        None => std::sync::Arc::new(ReqwestTransport::new(&TransportConfig {
+            connect_timeout,
+            request_timeout,
+            ..TransportConfig::default()
+        })?),
+    })
+}
+
 impl Default for TransportConfig {
     fn default() -> Self {
         Self {

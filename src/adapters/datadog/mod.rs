@@ -160,6 +160,16 @@ pub fn site_url(site: &str) -> Result<url::Url> {
     parse_base_url(&format!("https://api.{site}"), false)
 }
 
+/// Whether `url` points at this machine (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// Parses a base URL. Plain `http://` is allowed only to loopback unless `allow_http` is set, so
 /// keys are never sent in clear text by accident.
 pub fn parse_base_url(raw: &str, allow_http: bool) -> Result<url::Url> {
@@ -171,13 +181,7 @@ pub fn parse_base_url(raw: &str, allow_http: bool) -> Result<url::Url> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            if !loopback && !allow_http {
+            if !is_loopback(&url) && !allow_http {
                 return Err(Error::config(format!(
                     "base_url '{raw}' uses plain http to a non-loopback host, which would send API keys unencrypted; use https or set allow_http = true"
                 )));

@@ -50,9 +50,18 @@ pub fn walk(
             by_key.entry(first.as_str()).or_default().push(i);
         }
     }
+    // Pointer texts are made once per body, not once per record.
+    let whole = plan.fields.iter().map(Pointer::text).collect();
+    let inner = plan
+        .fields
+        .iter()
+        .map(|p| Pointer(p.0.iter().skip(1).cloned().collect()).text())
+        .collect();
     let mut state = State {
         plan,
         by_key,
+        whole,
+        inner,
         walked: Walked::default(),
         on_record,
         callback_error: None,
@@ -77,6 +86,9 @@ pub fn walk(
 struct State<'p, 'f> {
     plan: &'p WalkPlan,
     by_key: HashMap<&'p str, Vec<usize>>,
+    /// Each field's pointer as text, and without its first segment (inside that key's value).
+    whole: Vec<String>,
+    inner: Vec<String>,
     walked: Walked,
     on_record: &'f mut dyn FnMut(Vec<Cell>) -> Result<(), String>,
     callback_error: Option<String>,
@@ -222,13 +234,11 @@ impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_, '_> {
         if fields.iter().any(|p| p.0.is_empty()) {
             // A column takes the whole record: read it once as a value.
             let record = serde_json::Value::deserialize(d)?;
-            let cells = fields
+            let cells = self
+                .state
+                .whole
                 .iter()
-                .map(|p| {
-                    record
-                        .pointer(&p.text())
-                        .map_or(Cell::Null, Cell::from_value)
-                })
+                .map(|p| record.pointer(p).map_or(Cell::Null, Cell::from_value))
                 .collect();
             return self.state.deliver(cells);
         }
@@ -269,8 +279,9 @@ impl<'de> Visitor<'de> for RecordSeed<'_, '_, '_> {
             } else {
                 let value: serde_json::Value = map.next_value()?;
                 for &i in indices {
-                    let inner = Pointer(fields[i].0[1..].to_vec()).text();
-                    cells[i] = value.pointer(&inner).map_or(Cell::Null, Cell::from_value);
+                    cells[i] = value
+                        .pointer(&state.inner[i])
+                        .map_or(Cell::Null, Cell::from_value);
                 }
             }
         }
