@@ -3,7 +3,14 @@
 //! them), against the physical limit `N × L / (depth × partitions)` and against depth 1.
 //!
 //! `cargo bench --bench latency` (env: `BENCH_N` windows, default 100; `BENCH_LATENCIES_MS`,
-//! default `20,50,100`; `BENCH_REPEATS`, default 3, the median is reported).
+//! default `20,50,100`; `BENCH_REPEATS`, default 3, the median is reported; `BENCH_CONFIGS`,
+//! e.g. `4x8,1x1`, runs only those partitions×depth pairs, for profiling one of them).
+//!
+//! Two limits are reported: the fluid one, `N·L / (depth·partitions)`, and the discrete one,
+//! `⌈N / (partitions·depth)⌉ · L`: with every request taking exactly L and at most
+//! `partitions·depth` in flight, the last window cannot arrive before that many rounds of L.
+//! The CPU column is the on-CPU time of every thread of the process (client and simulator,
+//! from `/proc/self/task/*/schedstat`) during the run, to tell waiting from working.
 //!
 //! A second table puts a consumer that works `C` ms per batch behind one partition, to show the
 //! consumer side: utilisation = 1 − network_wait / wall, the fraction of the run the consumer
@@ -33,8 +40,21 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// On-CPU time of all live threads of this process (Linux `schedstat`, nanoseconds); `None`
+/// where it cannot be read. Both runtimes keep their threads for the whole bench, so
+/// differences between two readings are the CPU a run used.
+fn process_cpu() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
 struct Run {
     wall: Duration,
+    cpu: Option<Duration>,
     requests: u64,
     rows: u64,
     network_wait: Duration,
@@ -63,6 +83,7 @@ async fn run(base_url: &url::Url, n: i64, depth: usize, partitions: i64, consume
         Arc::new(ReqwestTransport::new(&TransportConfig::default()).expect("transport"));
     let metrics = Arc::new(EngineMetrics::default());
     let per_partition = n / partitions;
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..partitions)
         .map(|p| {
@@ -91,9 +112,13 @@ async fn run(base_url: &url::Url, n: i64, depth: usize, partitions: i64, consume
         rows += task.await.expect("partition");
     }
     let wall = started.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let snap = metrics.snapshot();
     Run {
         wall,
+        cpu,
         requests: snap.requests,
         rows,
         network_wait: snap.network_wait,
@@ -115,6 +140,19 @@ fn main() {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     // `cargo bench` passes --bench; `cargo test --benches` would too: a quick smoke run there.
+    let configs: Option<Vec<(i64, usize)>> = std::env::var("BENCH_CONFIGS").ok().map(|v| {
+        v.split(',')
+            .filter_map(|pair| {
+                let (p, d) = pair.trim().split_once('x')?;
+                Some((p.parse().ok()?, d.parse().ok()?))
+            })
+            .collect()
+    });
+    let wanted = |partitions: i64, depth: usize| {
+        configs
+            .as_ref()
+            .is_none_or(|c| c.contains(&(partitions, depth)))
+    };
     let smoke = std::env::args().any(|a| a == "--test") || cfg!(debug_assertions);
     let (n, repeats, latencies) = if smoke {
         (8, 1, vec![1])
@@ -135,8 +173,8 @@ fn main() {
 
     println!("## Latency hiding: N = {n} windows of 4 h at 60 s, median of {repeats}");
     println!();
-    println!("| L (ms) | partitions | depth | wall (s) | ideal N·L/(depth·partitions) (s) | wall / ideal | wall / (depth 1, same partitions) | speed-up vs depth 1, 1 partition | requests |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| L (ms) | partitions | depth | wall (s) | fluid limit N·L/(p·d) (s) | wall / fluid | discrete limit ⌈N/(p·d)⌉·L (s) | wall / discrete | wall / (depth 1, same partitions) | speed-up vs depth 1, 1 partition | CPU, client + simulator (s) | requests |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &latency in &latencies {
         let sim = sim_rt
             .block_on(Simulator::start(SimulatorConfig {
@@ -151,6 +189,9 @@ fn main() {
         for partitions in [1i64, 2, 4] {
             let mut depth1 = None;
             for depth in [1usize, 2, 4, 8] {
+                if !wanted(partitions, depth) {
+                    continue;
+                }
                 let runs = (0..repeats)
                     .map(|_| rt.block_on(run(&base_url, n, depth, partitions, 0)))
                     .collect();
@@ -159,12 +200,19 @@ fn main() {
                     eprintln!("warning: {} rows, expected {}", r.rows, n * 240);
                 }
                 let wall = r.wall.as_secs_f64();
-                let ideal = n as f64 * latency as f64 / 1000.0 / (depth as f64 * partitions as f64);
+                let l_s = latency as f64 / 1000.0;
+                let fluid = n as f64 * l_s / (depth as f64 * partitions as f64);
+                let rounds = ((n / partitions) as u64).div_ceil(depth as u64);
+                let discrete = rounds as f64 * l_s;
                 let d1 = *depth1.get_or_insert(wall);
                 let seq = *sequential.get_or_insert(wall);
+                let cpu = r
+                    .cpu
+                    .map_or("n/a".to_string(), |c| format!("{:.3}", c.as_secs_f64()));
                 println!(
-                    "| {latency} | {partitions} | {depth} | {wall:.3} | {ideal:.3} | {:.2} | {:.2} | {:.1}× | {} |",
-                    wall / ideal,
+                    "| {latency} | {partitions} | {depth} | {wall:.3} | {fluid:.3} | {:.2} | {discrete:.3} | {:.2} | {:.2} | {:.1}× | {cpu} | {} |",
+                    wall / fluid,
+                    wall / discrete,
                     wall / d1,
                     seq / wall,
                     r.requests
@@ -174,6 +222,9 @@ fn main() {
         sim_rt.block_on(sim.shutdown());
     }
 
+    if configs.is_some() {
+        return;
+    }
     // The consumer side: one partition, a consumer that works C ms per window.
     let latency = if smoke { 1 } else { 50 };
     let consumer_ms = if smoke { 1 } else { 20 };

@@ -1,9 +1,12 @@
-//! Parse throughput of the Datadog parsers on real-sized responses served by the simulator,
-//! against the floor cost of reading the same bytes (`serde_json::from_slice::<IgnoredAny>`)
-//! and against building a `serde_json::Value`.
+//! Parse throughput of the Datadog parsers on recorded Datadog responses and on real-sized
+//! ones served by the simulator, against the floor cost of reading the same bytes
+//! (`serde_json::from_slice::<IgnoredAny>`, which skips numbers without converting them),
+//! against building a `serde_json::Value`, and against the official Rust client's typed serde
+//! models (every number converted, no Arrow).
 //!
 //! `cargo bench --bench parse` runs criterion over every (body, parser) pair, then prints a
 //! summary table (median of 15 timed batches of about 0.1 s each) with the ratios.
+//! `BENCH_PROFILE_CASE="<body>"` runs only that body's parser for 10 s, for `perf record`.
 //! Loopback only: the simulator runs in this process to produce the bodies.
 
 use std::hint::black_box;
@@ -33,12 +36,17 @@ struct Case {
     points: usize,
 }
 
-fn v1(base_url: &url::Url, granularity_s: i64) -> Arc<dyn VendorAdapter> {
+fn v1(
+    base_url: &url::Url,
+    query: &str,
+    granularity_s: i64,
+    aggregations: &[Aggregation],
+) -> Arc<dyn VendorAdapter> {
     Arc::new(
         DatadogV1Adapter::new(DatadogV1Options {
-            query: "system.cpu.user{*}".into(),
+            query: query.into(),
             granularity_s,
-            aggregations: Aggregation::ALL.to_vec(),
+            aggregations: aggregations.to_vec(),
             base_url: base_url.clone(),
             credentials: Credentials::default(),
         })
@@ -46,13 +54,13 @@ fn v1(base_url: &url::Url, granularity_s: i64) -> Arc<dyn VendorAdapter> {
     )
 }
 
-fn v2(base_url: &url::Url, interval_ms: i64) -> Arc<dyn VendorAdapter> {
+fn v2(base_url: &url::Url, query: &str, interval_ms: i64) -> Arc<dyn VendorAdapter> {
     Arc::new(
         DatadogV2TimeseriesAdapter::new(DatadogV2TimeseriesOptions {
             queries: V2Queries {
                 queries: vec![NamedQuery {
                     name: "a".into(),
-                    query: "avg:system.cpu.user{*} by {host}".into(),
+                    query: query.into(),
                 }],
                 formulas: vec![],
             },
@@ -83,49 +91,144 @@ fn value(body: &[u8]) {
     black_box(serde_json::from_slice::<serde_json::Value>(body).unwrap());
 }
 
-/// Fetches the bodies from an in-process simulator.
+/// The typed serde models of the official Rust client (`datadog-api-client-rust`:
+/// `MetricsQueryResponse` with `pointlist: Vec<Vec<Option<f64>>>`, and
+/// `TimeseriesResponseAttributes` with `times: Vec<i64>`, `values: Vec<Vec<Option<f64>>>`),
+/// reduced to the fields a row needs. This is what a Rust program gets without ddstream: every
+/// number converted, no Arrow.
+// The fields are deserialized to be measured, never read.
+#[allow(dead_code)]
+mod typed {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct V1 {
+        pub series: Option<Vec<V1Series>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct V1Series {
+        pub pointlist: Option<Vec<Vec<Option<f64>>>>,
+        pub scope: Option<String>,
+        pub metric: Option<String>,
+        pub query_index: Option<i64>,
+        pub tag_set: Option<Vec<String>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct V2 {
+        pub data: Option<V2Data>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct V2Data {
+        pub attributes: Option<V2Attributes>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct V2Attributes {
+        pub series: Option<Vec<V2Series>>,
+        pub times: Option<Vec<i64>>,
+        pub values: Option<Vec<Vec<Option<f64>>>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct V2Series {
+        pub group_tags: Option<Vec<String>>,
+        pub query_index: Option<i64>,
+    }
+}
+
+fn typed(case: &Case) {
+    if case.name.starts_with("v1") {
+        black_box(serde_json::from_slice::<typed::V1>(&case.body).unwrap());
+    } else {
+        black_box(serde_json::from_slice::<typed::V2>(&case.body).unwrap());
+    }
+}
+
+/// A recorded response from `tests/fixtures/datadog/` (real Datadog bodies, see PROVENANCE.md).
+fn recorded(
+    name: &str,
+    adapter: Arc<dyn VendorAdapter>,
+    cursor: Cursor,
+    file: &str,
+    columns: usize,
+) -> Case {
+    let path = format!(
+        "{}/tests/fixtures/datadog/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut case = Case {
+        name: name.into(),
+        adapter,
+        cursor,
+        body: Bytes::from(body),
+        points: 0,
+    };
+    case.points = parse(&case) * columns;
+    case
+}
+
+/// The bodies: the two largest recorded responses, then real-sized ones served by an
+/// in-process simulator. Windows follow Datadog's rollup table (a day at 300 s is the finest a
+/// one-day window gets; per series the API never returns more than about 300 points), so the
+/// large bodies get their size from several series: four aggregations times three hosts.
 fn cases() -> Vec<Case> {
+    let placeholder = url::Url::parse("https://api.datadoghq.com").unwrap();
+    let mut out = vec![
+        recorded(
+            "v1 recorded 1d@300s x1 agg",
+            v1(&placeholder, "system.cpu.idle{*}", 300, &[Aggregation::Avg]),
+            Cursor::Window(TimeWindow::new(1_641_343_852_000, 1_641_430_552_000)),
+            "v1_query_metrics_ok.json",
+            1,
+        ),
+        recorded(
+            "v2 recorded 2h@5s",
+            v2(&placeholder, "avg:system.cpu.user{*}", 5_000),
+            Cursor::Window(TimeWindow::new(0, i64::MAX)),
+            "v2_timeseries_ok_dense.json",
+            1,
+        ),
+    ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let sim = Simulator::start(SimulatorConfig {
-            max_points: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
         let base_url = url::Url::parse(&sim.base_url()).unwrap();
         let transport = ReqwestTransport::new(&TransportConfig::default()).unwrap();
-        let specs: Vec<(String, Arc<dyn VendorAdapter>, i64, usize)> = vec![
+        let by_host = "system.cpu.user{*} by {host}";
+        let specs: Vec<(&str, Arc<dyn VendorAdapter>, i64, usize)> = vec![
             (
-                "v1 4h@60s x4 aggs".into(),
-                v1(&base_url, 60),
+                "v1 4h@60s x4 aggs",
+                v1(&base_url, "system.cpu.user{*}", 60, &Aggregation::ALL),
                 4 * HOUR_MS,
                 4,
             ),
             (
-                "v1 1d@10s x4 aggs".into(),
-                v1(&base_url, 10),
+                "v1 1d@300s x4 aggs x3 hosts",
+                v1(&base_url, by_host, 300, &Aggregation::ALL),
                 24 * HOUR_MS,
                 4,
             ),
             (
-                "v2 1d@10s x3 hosts".into(),
-                v2(&base_url, 10_000),
+                "v2 1d@300s x3 hosts",
+                v2(&base_url, "avg:system.cpu.user{*} by {host}", 300_000),
                 24 * HOUR_MS,
                 1,
             ),
         ];
-        let mut out = Vec::new();
         for (name, adapter, len_ms, columns) in specs {
             let cursor = Cursor::Window(TimeWindow::new(START_MS, START_MS + len_ms));
             let request = adapter.build_request(&cursor).unwrap();
             let response = transport.send(&request).await.unwrap();
             assert_eq!(response.status, 200, "{name}");
             let mut case = Case {
-                name,
+                name: name.into(),
                 adapter,
                 cursor,
                 body: response.body,
@@ -135,8 +238,8 @@ fn cases() -> Vec<Case> {
             out.push(case);
         }
         sim.shutdown().await;
-        out
-    })
+    });
+    out
 }
 
 /// Median seconds per call over 15 batches of about 0.1 s.
@@ -163,6 +266,19 @@ fn time_per_call(mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let cases = cases();
+    // `BENCH_PROFILE_CASE=<body name>`: only run that body's ddstream parser for 10 s, for
+    // `perf record` (see benches/README.md).
+    if let Ok(wanted) = std::env::var("BENCH_PROFILE_CASE") {
+        let case = cases
+            .iter()
+            .find(|c| c.name == wanted)
+            .unwrap_or_else(|| panic!("no body named {wanted:?}"));
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            black_box(parse(case));
+        }
+        return;
+    }
     let smoke = cfg!(debug_assertions);
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -175,6 +291,7 @@ fn main() {
             group.throughput(Throughput::Bytes(case.body.len() as u64));
             group.bench_function("ignored_any", |b| b.iter(|| ignored_any(&case.body)));
             group.bench_function("serde_json_value", |b| b.iter(|| value(&case.body)));
+            group.bench_function("typed_serde", |b| b.iter(|| typed(case)));
             group.bench_function("ddstream_parser", |b| b.iter(|| black_box(parse(case))));
             group.finish();
         }
@@ -185,22 +302,24 @@ fn main() {
     println!("## Parse throughput (median of 15 batches)");
     println!();
     println!(
-        "| body | bytes | points | parser | MB/s | M points/s | time / IgnoredAny | time / Value |"
+        "| body | bytes | points | parser | MB/s | M points/s | time / IgnoredAny | time / Value | time / typed serde |"
     );
-    println!("|---|---:|---:|---|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|");
     for case in &cases {
         let t_ignored = time_per_call(|| ignored_any(&case.body));
         let t_value = time_per_call(|| value(&case.body));
+        let t_typed = time_per_call(|| typed(case));
         let t_parse = time_per_call(|| {
             black_box(parse(case));
         });
         for (name, t) in [
             ("IgnoredAny (floor)", t_ignored),
             ("serde_json::Value", t_value),
+            ("typed serde (official Rust client's models)", t_typed),
             ("ddstream", t_parse),
         ] {
             println!(
-                "| {} | {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} |",
+                "| {} | {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} |",
                 case.name,
                 case.body.len(),
                 case.points,
@@ -208,7 +327,8 @@ fn main() {
                 case.body.len() as f64 / t / 1e6,
                 case.points as f64 / t / 1e6,
                 t / t_ignored,
-                t / t_value
+                t / t_value,
+                t / t_typed
             );
         }
     }

@@ -273,14 +273,23 @@ impl LabelBuilders {
 
     /// Appends `rows` rows with the same labels.
     pub fn append_n(&mut self, (name, query): (&str, &str), group_tags: &[String], rows: usize) {
+        // Column by column with the builders' bulk appends: a series' labels repeat on each
+        // of its rows, and per-row appends of four columns were a third of the parse time.
         let scope = scope_of(group_tags);
-        for _ in 0..rows {
-            self.name.append_value(name);
-            self.query.append_value(query);
-            self.scope.append_value(&scope);
-            for tag in group_tags {
-                self.group_tags.values().append_value(tag);
+        self.name.append_value_n(name, rows);
+        self.query.append_value_n(query, rows);
+        self.scope.append_value_n(&scope, rows);
+        match group_tags {
+            [one] => self.group_tags.values().append_value_n(one, rows),
+            tags => {
+                for _ in 0..rows {
+                    for tag in tags {
+                        self.group_tags.values().append_value(tag);
+                    }
+                }
             }
+        }
+        for _ in 0..rows {
             self.group_tags.append(true);
         }
     }

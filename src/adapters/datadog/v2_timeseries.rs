@@ -198,9 +198,9 @@ impl DatadogV2TimeseriesAdapter {
             let tags = s.group_tags.as_deref().unwrap_or_default();
             labels.append_n((name, query), tags, n_times);
             ts.append_slice(&p.times);
-            let unit_text = unit_text(s.unit.as_deref());
-            for _ in 0..n_times {
-                unit.append_option(unit_text.as_deref());
+            match unit_text(s.unit.as_deref()) {
+                Some(text) => unit.append_value_n(text, n_times),
+                None => unit.append_nulls(n_times),
             }
         }
         let mut values = p.values;
