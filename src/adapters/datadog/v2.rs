@@ -279,17 +279,11 @@ impl LabelBuilders {
         self.name.append_value_n(name, rows);
         self.query.append_value_n(query, rows);
         self.scope.append_value_n(&scope, rows);
-        match group_tags {
-            [one] => self.group_tags.values().append_value_n(one, rows),
-            tags => {
-                for _ in 0..rows {
-                    for tag in tags {
-                        self.group_tags.values().append_value(tag);
-                    }
-                }
-            }
-        }
+        // A list entry ends where its values end, so `group_tags` goes row by row.
         for _ in 0..rows {
+            for tag in group_tags {
+                self.group_tags.values().append_value(tag);
+            }
             self.group_tags.append(true);
         }
     }

@@ -169,6 +169,39 @@ fn grouped_series_and_formulas_are_labelled_by_query_index() {
     assert_eq!(ts(&b), vec![0, 60_000, 0, 60_000, 0, 60_000]);
     assert_eq!(b.column(6).as_string::<i32>().value(0), "byte/second");
     assert!(b.column(6).is_null(2));
+    // Every row carries its own series' labels, not just the series' first row.
+    let units: Vec<Option<&str>> = b.column(6).as_string::<i32>().iter().collect();
+    assert_eq!(
+        units,
+        [
+            Some("byte/second"),
+            Some("byte/second"),
+            None,
+            None,
+            None,
+            None
+        ]
+    );
+    let tags: &ListArray = b.column(3).as_list();
+    let tags: Vec<Vec<String>> = (0..b.num_rows())
+        .map(|i| {
+            let row = tags.value(i);
+            let row = row.as_string::<i32>();
+            row.iter().flatten().map(str::to_string).collect()
+        })
+        .collect();
+    let host = |h: &str| vec![format!("host:{h}")];
+    assert_eq!(
+        tags,
+        [
+            host("web-1"),
+            host("web-1"),
+            host("web-2"),
+            host("web-2"),
+            host("web-1"),
+            host("web-1")
+        ]
+    );
 }
 
 #[test]
