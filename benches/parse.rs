@@ -36,6 +36,27 @@ struct Case {
     points: usize,
 }
 
+impl Case {
+    /// A body and the parser for it; `points` is its rows × `columns` values per row.
+    fn new(
+        name: &str,
+        adapter: Arc<dyn VendorAdapter>,
+        cursor: Cursor,
+        body: Bytes,
+        columns: usize,
+    ) -> Self {
+        let mut case = Case {
+            name: name.into(),
+            adapter,
+            cursor,
+            body,
+            points: 0,
+        };
+        case.points = parse(&case) * columns;
+        case
+    }
+}
+
 fn v1(
     base_url: &url::Url,
     query: &str,
@@ -160,15 +181,7 @@ fn recorded(
         env!("CARGO_MANIFEST_DIR")
     );
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut case = Case {
-        name: name.into(),
-        adapter,
-        cursor,
-        body: Bytes::from(body),
-        points: 0,
-    };
-    case.points = parse(&case) * columns;
-    case
+    Case::new(name, adapter, cursor, Bytes::from(body), columns)
 }
 
 /// The bodies: the two largest recorded responses, then real-sized ones served by an
@@ -227,15 +240,7 @@ fn cases() -> Vec<Case> {
             let request = adapter.build_request(&cursor).unwrap();
             let response = transport.send(&request).await.unwrap();
             assert_eq!(response.status, 200, "{name}");
-            let mut case = Case {
-                name: name.into(),
-                adapter,
-                cursor,
-                body: response.body,
-                points: 0,
-            };
-            case.points = parse(&case) * columns;
-            out.push(case);
+            out.push(Case::new(name, adapter, cursor, response.body, columns));
         }
         sim.shutdown().await;
     });

@@ -8,6 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result as DFResult;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::Result as ParquetResult;
 use datafusion::parquet::file::properties::WriterProperties;
 
 /// Largest row group the Parquet output buffers before writing it out (encoded size). The
@@ -19,12 +20,11 @@ pub const PARQUET_MAX_ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The CLI's Parquet writer settings: zstd level 3 (DataFusion's own default for writing
 /// Parquet) and row groups of at most `max_row_group_bytes`.
-pub fn parquet_properties(max_row_group_bytes: usize) -> WriterProperties {
-    let zstd = ZstdLevel::try_new(3).expect("3 is a valid zstd level");
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(zstd))
+pub fn parquet_properties(max_row_group_bytes: usize) -> ParquetResult<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_bytes(Some(max_row_group_bytes.max(1)))
-        .build()
+        .build())
 }
 
 /// Output formats of `--format`.
@@ -77,7 +77,7 @@ impl ResultWriter {
                 ResultWriter::Ndjson(datafusion::arrow::json::LineDelimitedWriter::new(out))
             }
             OutputFormat::Parquet => {
-                let props = parquet_properties(PARQUET_MAX_ROW_GROUP_BYTES);
+                let props = parquet_properties(PARQUET_MAX_ROW_GROUP_BYTES)?;
                 ResultWriter::Parquet(ArrowWriter::try_new(out, schema.clone(), Some(props))?)
             }
             OutputFormat::Arrow => ResultWriter::Arrow(
@@ -155,11 +155,11 @@ mod tests {
         batches: i64,
     ) -> SerializedFileReader<bytes::Bytes> {
         let mut out = Vec::new();
-        let first = batch(0, 10_000);
+        let schema = batch(0, 0).schema();
         let mut writer = ArrowWriter::try_new(
             &mut out,
-            first.schema(),
-            Some(parquet_properties(max_row_group_bytes)),
+            schema,
+            Some(parquet_properties(max_row_group_bytes).unwrap()),
         )
         .unwrap();
         for i in 0..batches {
