@@ -83,17 +83,17 @@ impl PushedFilters {
     }
 }
 
-/// True when the scan applies `expr` exactly (so DataFusion may drop its filter).
-pub fn is_pushable(expr: &Expr, time_column: &str, string_columns: &[&str]) -> bool {
-    time_ranges(expr, time_column).is_some()
-        || string_columns.iter().any(|c| query_set(expr, c).is_some())
-}
-
-/// Combines the pushable filters (AND-ed, as DataFusion passes them); others are ignored.
-pub fn push_down(filters: &[Expr], time_column: &str, string_columns: &[&str]) -> PushedFilters {
+/// Combines the pushable filters (AND-ed, as DataFusion passes them): comparisons of
+/// `time_column` (if the table has one) and equality filters on `string_columns`; others are
+/// ignored.
+pub fn push_down(
+    filters: &[Expr],
+    time_column: Option<&str>,
+    string_columns: &[&str],
+) -> PushedFilters {
     let mut pushed = PushedFilters::default();
     for f in filters {
-        if let Some(r) = time_ranges(f, time_column) {
+        if let Some(r) = time_column.and_then(|c| time_ranges(f, c)) {
             pushed.time = Some(match pushed.time {
                 Some(t) => t.intersect(&r),
                 None => r,
@@ -300,7 +300,11 @@ mod tests {
             time_ranges(&a.clone().or(c), "ts"),
             Some(RangeSet(vec![(0, 25)]))
         );
-        let pushed = push_down(&[a.or(b), col("ts").gt_eq(ts_ms(5))], "ts", &["query"]);
+        let pushed = push_down(
+            &[a.or(b), col("ts").gt_eq(ts_ms(5))],
+            Some("ts"),
+            &["query"],
+        );
         assert_eq!(pushed.time, Some(RangeSet(vec![(5, 10), (20, 30)])));
         // Inverted: empty, not an error.
         let inverted = col("ts").gt(ts_ms(10)).and(col("ts").lt(ts_ms(5)));
@@ -343,7 +347,8 @@ mod tests {
             )
             .eq(ts_ms(1000)),
         ] {
-            assert!(!is_pushable(&expr, "ts", &["query"]), "{expr}");
+            assert!(time_ranges(&expr, "ts").is_none(), "{expr}");
+            assert!(query_set(&expr, "query").is_none(), "{expr}");
         }
     }
 
@@ -365,7 +370,7 @@ mod tests {
                 col("query").in_list(vec![lit("a"), lit("b")], false),
                 col("query").eq(lit("b")),
             ],
-            "ts",
+            Some("ts"),
             &["query", "name"],
         );
         assert_eq!(

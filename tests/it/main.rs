@@ -9,3 +9,4 @@ mod faults;
 mod rest;
 mod robustness;
 mod sql;
+mod toy_vendor;
