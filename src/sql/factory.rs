@@ -35,7 +35,7 @@ impl ApiTableFactory {
 impl TableProviderFactory for ApiTableFactory {
     async fn create(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         cmd: &CreateExternalTable,
     ) -> DFResult<Arc<dyn TableProvider>> {
         let (location_key, location_doc) = self.vendor.location();
@@ -59,7 +59,12 @@ impl TableProviderFactory for ApiTableFactory {
         );
         let table = self
             .vendor
-            .build(&self.defaults, options, cmd.schema.fields(), None)
+            .build(
+                &self.defaults.with_session(state),
+                options,
+                cmd.schema.fields(),
+                None,
+            )
             .map_err(to_datafusion_error)?;
         Ok(Arc::new(table))
     }
@@ -141,7 +146,12 @@ impl TableFunctionImpl for ApiTableFunction {
             .collect();
         let table = self
             .vendor
-            .build(&self.defaults, options, &[], None)
+            .build(
+                &self.defaults.with_session(args.session()),
+                options,
+                &[],
+                None,
+            )
             .map_err(to_datafusion_error)?;
         Ok(Arc::new(table))
     }

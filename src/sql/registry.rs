@@ -135,6 +135,35 @@ impl TableDefaults {
         self
     }
 
+    /// Applies the defaults `vendor` takes, then `options`, in order, through `apply`.
+    pub fn apply_with(
+        &self,
+        vendor: &dyn Vendor,
+        options: Options,
+        mut apply: impl FnMut(&str, OptionValue) -> Result<()>,
+    ) -> Result<()> {
+        for (key, value) in self.options_for(vendor) {
+            apply(key, value.clone())?;
+        }
+        for (key, value) in options {
+            apply(&key, value)?;
+        }
+        Ok(())
+    }
+
+    /// These defaults followed by the session's `SET ddstream.*` options.
+    pub fn with_session(&self, session: &dyn datafusion::catalog::Session) -> TableDefaults {
+        let mut defaults = self.clone();
+        if let Some(set) = session
+            .config_options()
+            .extensions
+            .get::<super::config::DdstreamOptions>()
+        {
+            defaults.options.extend(set.options());
+        }
+        defaults
+    }
+
     /// The options `vendor` takes.
     pub fn options_for<'a>(
         &'a self,
@@ -190,6 +219,7 @@ pub fn register_with(
 /// (`datadog_v1('query')`, ...), and the downsampling functions to `ctx`. `defaults` is what
 /// every table made that way starts from (base URL, keys, fetch knobs).
 pub fn register_sql_surface(ctx: &SessionContext, defaults: TableDefaults) {
+    super::config::DdstreamOptions::install(ctx);
     let defaults = Arc::new(defaults);
     for &vendor in VENDORS {
         register_vendor(ctx, vendor, Arc::clone(&defaults));

@@ -225,24 +225,22 @@ impl Vendor for ToyVendor {
             window: WindowSettings::default(),
             fetch: FetchSettings::default(),
         };
-        let given = defaults
-            .options_for(self)
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .chain(options);
-        for (key, value) in given {
-            let text = value.into_text(&key)?;
+        defaults.apply_with(self, options, |key, value| {
+            let text = value.into_text(key)?;
             if let Ok(k) = key.parse::<WindowConfigKey>() {
-                spec.window.set(k, &text)?;
+                spec.window.set(k, &text)
             } else if let Ok(k) = key.parse::<CommonConfigKey>() {
-                spec.fetch.set(k, &text)?;
-            } else if key != "metric" {
-                return Err(Error::UnknownOption {
+                spec.fetch.set(k, &text)
+            } else if key == "metric" {
+                Ok(())
+            } else {
+                Err(Error::UnknownOption {
                     adapter: "toy_api",
-                    key,
+                    key: key.to_string(),
                     accepted: "metric, chunk, ...".into(),
-                });
+                })
             }
-        }
+        })?;
         ApiTable::new(Arc::new(spec), Some(self.api() as Arc<dyn Transport>))
     }
 }

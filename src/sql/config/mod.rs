@@ -8,10 +8,12 @@
 //! and a doc line per key; they embed the shared enums here rather than repeating them.
 
 mod common;
+mod session;
 pub mod values;
 pub mod window;
 
 pub use common::{CommonConfigKey, FetchSettings};
+pub use session::DdstreamOptions;
 pub use window::{WindowConfigKey, WindowSettings};
 
 /// An option's value as given: text (SQL `OPTIONS`, table function arguments, JSON and TOML

@@ -74,12 +74,7 @@ impl Vendor for DatadogVendor {
             DatadogConfig::default()
         };
         let mut config = start.with_kind(self.0);
-        for (key, value) in defaults.options_for(self) {
-            config.apply(key, value.clone())?;
-        }
-        for (key, value) in options {
-            config.apply(&key, value)?;
-        }
+        defaults.apply_with(self, options, |k, v| config.apply(k, v))?;
         config.into_table(transport)
     }
 }

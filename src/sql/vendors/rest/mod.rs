@@ -53,12 +53,7 @@ impl Vendor for RestVendor {
                 .map(|f| column_from_field(f))
                 .collect::<Result<_>>()?;
         }
-        for (key, value) in defaults.options_for(self) {
-            config.apply(key, value.clone())?;
-        }
-        for (key, value) in options {
-            config.apply(&key, value)?;
-        }
+        defaults.apply_with(self, options, |k, v| config.apply(k, v))?;
         config.into_table(transport)
     }
 }
