@@ -3,6 +3,7 @@
 //! ([`registry`]), typed configuration ([`config`]), the vendors themselves ([`vendors`]), the
 //! scan plan ([`ApiScanExec`]), filter pushdown ([`filters`]) and the downsampling functions.
 
+mod buckets;
 pub mod config;
 pub mod factory;
 pub mod filters;

@@ -18,12 +18,13 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::config::FetchSettings;
+use super::config::values::format_duration;
+use super::config::{DdstreamOptions, FetchSettings};
 use super::filters::{push_down, query_set, time_ranges, PushedFilters};
 use super::scan::{ApiScanExec, ScanParams, ScanShape};
-use crate::engine::{DefaultPolicy, Engine, VendorAdapter};
+use crate::engine::{format_ms_range, DefaultPolicy, Engine, VendorAdapter};
 use crate::transport::Transport;
-use crate::{to_datafusion_error, Result};
+use crate::{to_datafusion_error, Error, Result};
 
 /// What one scan asks of a spec: the pushed filters, the projection and the session's view.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +77,13 @@ pub trait TableSpec: Send + Sync + fmt::Debug + 'static {
     /// The fetch settings (timeouts, retries, prefetch).
     fn fetch(&self) -> &FetchSettings;
 
+    /// The range scanned when no time filter bounds the start, if the spec has one (time-window
+    /// APIs); a time filter that cannot be pushed down then gets a warning, since the scan
+    /// reads only that range.
+    fn default_range(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The requests for a scan; `None` when nothing can match (an empty or inverted range,
     /// string filters no query passes): the scan is then empty and sends nothing.
     fn plan(&self, request: &ScanRequest<'_>) -> Result<Option<SpecScan>>;
@@ -111,6 +119,11 @@ impl ApiTable {
             if time_ranges(filter, column).is_some() {
                 return self.spec.time_pushdown();
             }
+            if self.spec.default_range().is_some() && mentions(filter, column) {
+                // Not a range, but the scan must see it to say the default range was used;
+                // DataFusion keeps applying it.
+                return TableProviderFilterPushDown::Inexact;
+            }
         }
         if self
             .spec
@@ -122,6 +135,57 @@ impl ApiTable {
         }
         TableProviderFilterPushDown::Unsupported
     }
+}
+
+impl ApiTable {
+    /// The filters on the time column that did not become a range, when the start of the
+    /// scanned range then comes from the default range.
+    fn unpushed_time_filters<'a>(
+        &self,
+        filters: &'a [Expr],
+        pushed: &PushedFilters,
+    ) -> Vec<&'a Expr> {
+        let Some(column) = self.spec.time_column() else {
+            return vec![];
+        };
+        let open_start = pushed
+            .time
+            .as_ref()
+            .is_none_or(|t| t.0.first().is_some_and(|r| r.0 == i64::MIN));
+        if self.spec.default_range().is_none() || !open_start {
+            return vec![];
+        }
+        filters
+            .iter()
+            .filter(|f| mentions(f, column) && time_ranges(f, column).is_none())
+            .collect()
+    }
+
+    fn unpushed_message(&self, unpushed: &[&Expr], shape: &ScanShape) -> String {
+        let column = self.spec.time_column().unwrap_or("ts");
+        let scanned = match shape {
+            ScanShape::Windows { partitions, .. } => {
+                let whole: Vec<_> = partitions.iter().flatten().copied().collect();
+                format_ms_range(&whole)
+            }
+            ScanShape::Sequence { .. } => "the first pages".to_string(),
+        };
+        let filters: Vec<String> = unpushed
+            .iter()
+            .map(|f| f.human_display().to_string())
+            .collect();
+        format!(
+            "{}: the filter {} on {column} cannot be sent to the API as a time range, so only {scanned} (the default_range of {}) is scanned; write it as comparisons of {column} (e.g. {column} >= TIMESTAMP '2026-11-30T00:00:00Z' AND {column} < TIMESTAMP '2026-12-01T00:00:00Z') or raise default_range",
+            self.spec.adapter_name(),
+            filters.join(" AND "),
+            format_duration(self.spec.default_range().unwrap_or_default())
+        )
+    }
+}
+
+/// Whether `filter` reads `column`.
+fn mentions(filter: &Expr, column: &str) -> bool {
+    filter.column_refs().iter().any(|c| c.name == column)
 }
 
 #[async_trait]
@@ -166,10 +230,36 @@ impl TableProvider for ApiTable {
             target_partitions: state.config().target_partitions(),
         };
         let planned = self.spec.plan(&request).map_err(to_datafusion_error)?;
-        let Some(scan) = planned.filter(|s| !s.adapters.is_empty() && limit != Some(0)) else {
+        let Some(mut scan) = planned.filter(|s| !s.adapters.is_empty() && limit != Some(0)) else {
             // Nothing can match: no rows, no request.
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
+        let unpushed = self.unpushed_time_filters(filters, &pushed);
+        if !unpushed.is_empty() {
+            let strict = state
+                .config_options()
+                .extensions
+                .get::<DdstreamOptions>()
+                .is_some_and(|o| o.strict_time_filters);
+            let message = self.unpushed_message(&unpushed, &scan.shape);
+            if strict {
+                return Err(to_datafusion_error(Error::config(format!(
+                    "{message}; SET ddstream.strict_time_filters = false to run it anyway"
+                ))));
+            }
+            tracing::warn!("{message}");
+            scan.details.push((
+                "unpushed_time_filters",
+                format!(
+                    "[{}]",
+                    unpushed
+                        .iter()
+                        .map(|f| f.human_display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         let policy = Arc::new(scan.policy);
         let engines = scan
             .adapters

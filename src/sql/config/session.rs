@@ -31,6 +31,8 @@ extensions_options! {
         pub max_range: Option<String>, default = None
         /// Most partitions per scan.
         pub max_concurrency: Option<String>, default = None
+        /// A time filter that cannot be pushed down is an error instead of a warning.
+        pub strict_time_filters: bool, default = false
     }
 }
 

@@ -222,6 +222,10 @@ impl TableSpec for DatadogSpec {
         &self.config.fetch
     }
 
+    fn default_range(&self) -> Option<Duration> {
+        Some(self.config.window.default_range)
+    }
+
     fn plan(&self, request: &ScanRequest<'_>) -> Result<Option<SpecScan>> {
         let rows = match self.config.kind {
             DatadogKind::V2Scalar => RowTimes::Chunks(self.granularity_ms()),
