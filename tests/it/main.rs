@@ -2,11 +2,13 @@
 //! DataFusion, about 1 GB), one module per area.
 
 mod cli;
+mod cli_config;
 mod common;
 mod conformance;
 mod engine;
 mod faults;
 mod rest;
 mod robustness;
+mod scan_metrics;
 mod sql;
 mod toy_vendor;
