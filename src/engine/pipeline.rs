@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::cursor::{next_window, Cursor, TimeWindow};
 use super::fetch::{fetch_cursor, ChunkState, FetchContext, Fetched};
 use super::metrics::EngineMetrics;
-use super::{Engine, Plan};
+use super::{Engine, FetchPlan};
 use crate::{Error, Result};
 
 /// Decides the next cursor to fetch.
@@ -195,10 +195,10 @@ impl std::fmt::Debug for EngineStream {
 }
 
 impl EngineStream {
-    pub(crate) fn new(engine: &Engine, plan: Plan, limit: Option<usize>) -> Self {
+    pub(crate) fn new(engine: &Engine, plan: FetchPlan, limit: Option<usize>) -> Self {
         let adapter = Arc::clone(&engine.adapter);
         let (planner, chunk_ms) = match plan {
-            Plan::Windows { ranges, chunk } => {
+            FetchPlan::Windows { ranges, chunk } => {
                 let ranges: VecDeque<TimeWindow> =
                     ranges.into_iter().filter(|r| !r.is_empty()).collect();
                 let total: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
@@ -211,7 +211,7 @@ impl EngineStream {
                     chunk.as_millis() as i64,
                 )
             }
-            Plan::Sequence {
+            FetchPlan::Sequence {
                 first: Cursor::Page { number, size },
             } => (
                 Planner::Pages {
@@ -225,7 +225,7 @@ impl EngineStream {
                 },
                 0,
             ),
-            Plan::Sequence { first } => (
+            FetchPlan::Sequence { first } => (
                 Planner::Sequence {
                     seen: HashSet::from([first.clone()]),
                     next: Some(first),
@@ -362,7 +362,7 @@ impl Stream for EngineStream {
             this.in_flight.pop_front();
             let outcome = match result {
                 Ok(fetched) => fetched.and_then(|f| this.accept(f)),
-                Err(join) => Err(Error::Internal(format!("fetch task failed: {join}"))),
+                Err(join) => Err(Error::TaskFailed(join)),
             };
             if let Err(e) = outcome {
                 this.finish();

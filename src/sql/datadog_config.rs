@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::options::{json_scalar_text, parse_bool, parse_count, parse_duration};
 use crate::adapters::datadog::{
-    is_loopback, parse_base_url, site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator,
-    Secret, V2Queries, DEFAULT_SITE,
+    site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator, Secret, V2Queries,
+    DEFAULT_SITE,
 };
+use crate::transport::{is_loopback, parse_base_url};
 use crate::{Error, Result};
 
 /// Which Datadog API a table queries.

@@ -28,8 +28,8 @@ use crate::adapters::datadog::{
     V2Queries,
 };
 use crate::engine::cursor::{ceil_to, floor_to};
-use crate::engine::{format_ms_range, DefaultPolicy, Engine, TimeWindow, VendorAdapter};
-use crate::transport::{given_or_http, Transport};
+use crate::engine::{format_ms_range, DefaultPolicy, Engine, TimeWindow, Transport, VendorAdapter};
+use crate::transport::given_or_new_reqwest;
 use crate::{to_datafusion_error, Error, Result};
 
 /// A Datadog metrics API as a SQL table. The schema depends on the kind:
@@ -126,7 +126,8 @@ impl DatadogTable {
             DatadogKind::V2Timeseries => v2_timeseries_schema(),
             DatadogKind::V2Scalar => v2_scalar_schema(),
         };
-        let transport = given_or_http(transport, config.connect_timeout, config.request_timeout)?;
+        let transport =
+            given_or_new_reqwest(transport, config.connect_timeout, config.request_timeout)?;
         let table = Self {
             config,
             base_url,
@@ -158,20 +159,25 @@ impl DatadogTable {
             credentials: self.config.credentials.clone(),
         })?;
         let request = adapter.validate_request()?;
+        const CHECK: &str = "credential check (GET /api/v1/validate)";
         let response = self
             .transport
             .send(&request)
             .await
-            .map_err(|e| Error::config(format!("cannot reach {}: {e}", self.base_url)))?;
+            .map_err(|source| Error::Network {
+                adapter: self.adapter_name(),
+                cursor: CHECK.into(),
+                source,
+            })?;
         if response.status == 200 {
             return Ok(());
         }
         Err(Error::Api {
             adapter: self.adapter_name(),
-            cursor: "credential check (GET /api/v1/validate)".into(),
+            cursor: CHECK.into(),
             status: response.status,
             message: crate::engine::default_error_message(&response.body),
-            hint: " (check DD_API_KEY, and DD_SITE or base_url)",
+            hint: Some("check DD_API_KEY, and DD_SITE or base_url"),
         })
     }
 

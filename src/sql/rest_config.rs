@@ -9,10 +9,10 @@ use std::time::Duration;
 use http::Method;
 
 use super::options::{json_scalar_text, parse_bool, parse_count, parse_duration};
-use crate::adapters::datadog::parse_base_url;
 use crate::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFormat};
 use crate::adapters::rest::{Paging, ParamLocation, RestOptions, TokenSource, Value};
 use crate::adapters::Secret;
+use crate::transport::parse_base_url;
 use crate::{Error, Result};
 
 /// Which paging a REST table uses.

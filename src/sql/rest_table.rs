@@ -19,8 +19,8 @@ use super::rest_config::RestConfig;
 use super::scan::{ApiScanExec, ScanParams};
 use crate::adapters::rest::columns::schema_of;
 use crate::adapters::rest::{Paging, RestAdapter, RestOptions, TimeRange, TokenSource};
-use crate::engine::{DefaultPolicy, Engine};
-use crate::transport::{given_or_http, Transport};
+use crate::engine::{DefaultPolicy, Engine, Transport};
+use crate::transport::given_or_new_reqwest;
 use crate::{to_datafusion_error, Result};
 
 /// A page-number or token REST API as a SQL table.
@@ -37,7 +37,8 @@ impl RestTable {
     pub fn new(config: RestConfig, transport: Option<Arc<dyn Transport>>) -> Result<Self> {
         let options = config.to_options()?;
         RestAdapter::new(options.clone())?;
-        let transport = given_or_http(transport, config.connect_timeout, config.request_timeout)?;
+        let transport =
+            given_or_new_reqwest(transport, config.connect_timeout, config.request_timeout)?;
         Ok(Self {
             schema: schema_of(&options.columns),
             config,

@@ -24,7 +24,7 @@ use futures::StreamExt;
 
 use super::options::format_duration;
 use crate::engine::{
-    format_ms_range, Cursor, Engine, EngineMetrics, MetricsSnapshot, Plan, TimeWindow,
+    format_ms_range, Cursor, Engine, EngineMetrics, FetchPlan, MetricsSnapshot, TimeWindow,
 };
 use crate::to_datafusion_error;
 
@@ -196,10 +196,10 @@ impl ExecutionPlan for ApiScanExec {
         let batch_size = context.session_config().batch_size();
         let shared = Arc::new(EngineMetrics::default());
         let plan = match &self.params.sequence {
-            Some(first) => Plan::Sequence {
+            Some(first) => FetchPlan::Sequence {
                 first: first.clone(),
             },
-            None => Plan::Windows {
+            None => FetchPlan::Windows {
                 ranges,
                 chunk: self.params.chunk,
             },

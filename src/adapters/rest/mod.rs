@@ -18,8 +18,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use self::columns::{schema_of, Cell, ColumnSpec, ColumnType, Pointer, RowBuilders, TimeFormat};
 use self::walker::{walk, WalkPlan};
 use super::Secret;
-use crate::engine::{Cursor, PageOutcome, VendorAdapter};
-use crate::transport::{ApiRequest, ApiResponse};
+use crate::engine::{ApiRequest, ApiResponse};
+use crate::engine::{Cursor, ParsedResponse, VendorAdapter};
 use crate::{Error, Result};
 
 /// A parameter or header value: plain text, or a secret (it came from `${ENV}`).
@@ -316,7 +316,7 @@ impl RestAdapter {
                     "the Link header points to another origin ({}); not following it with this table's headers",
                     url.origin().ascii_serialization()
                 ),
-                hint: "",
+                hint: None,
             });
         }
         let secret: Vec<&str> = self
@@ -484,14 +484,7 @@ impl VendorAdapter for RestAdapter {
         })
     }
 
-    fn parse_response(&self, _cursor: &Cursor, _body: &[u8]) -> Result<PageOutcome> {
-        Err(Error::Internal(format!(
-            "{} parses whole responses (headers included)",
-            self.options.name
-        )))
-    }
-
-    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<PageOutcome> {
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
         let o = &self.options;
         let n_columns = o.columns.len();
         let mut builders = RowBuilders::new(&o.columns, 64);
@@ -544,7 +537,7 @@ impl VendorAdapter for RestAdapter {
             }
         }
         let (next, last_page) = self.next_cursor(cursor, response, &walked, last_record_token)?;
-        Ok(PageOutcome::Rows {
+        Ok(ParsedResponse::Rows {
             batch,
             next,
             last_page,

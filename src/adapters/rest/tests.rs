@@ -70,9 +70,9 @@ fn response(body: &str, link: Option<&str>) -> ApiResponse {
     }
 }
 
-fn rows(outcome: &PageOutcome) -> (&RecordBatch, Option<&Cursor>, Option<u64>) {
+fn rows(outcome: &ParsedResponse) -> (&RecordBatch, Option<&Cursor>, Option<u64>) {
     match outcome {
-        PageOutcome::Rows {
+        ParsedResponse::Rows {
             batch,
             next,
             last_page,
