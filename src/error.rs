@@ -118,6 +118,10 @@ pub enum Error {
     #[error("internal error: fetch task failed: {0}")]
     TaskFailed(#[source] tokio::task::JoinError),
 
+    /// An engine stream was polled outside a tokio runtime.
+    #[error("ddstream's engine runs on tokio: poll its streams inside a tokio runtime (e.g. under #[tokio::main])")]
+    NoRuntime,
+
     /// A broken internal invariant (a bug): the message says which.
     #[error("internal error: {0}")]
     Internal(String),

@@ -106,7 +106,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
     };
 
     let align = ctx.adapter.alignment_ms();
-    let min_chunk_ms = ctx.policy.min_chunk().as_millis() as i64;
+    let min_chunk_ms = super::policy::millis(ctx.policy.min_chunk());
     let mut queue = VecDeque::from([window]);
     let mut batches = Vec::new();
     while let Some(w) = queue.pop_front() {

@@ -290,7 +290,8 @@ impl VendorAdapter for DatadogV1Adapter {
     }
 
     fn alignment_ms(&self) -> i64 {
-        self.options.granularity_s * 1000
+        // Saturating: the granularity is the caller's, and any value above 1 s is valid.
+        self.options.granularity_s.saturating_mul(1000)
     }
 }
 

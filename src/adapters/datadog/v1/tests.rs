@@ -305,3 +305,18 @@ fn too_many_points_400_is_a_split() {
     assert_eq!(a.classify_error(503, b""), ErrorClass::Retry);
     assert_eq!(a.classify_error(403, b""), ErrorClass::Fatal);
 }
+
+#[test]
+fn a_huge_granularity_saturates_instead_of_overflowing() {
+    let a = adapter("m{*}", i64::MAX, &[Aggregation::Avg]);
+    assert_eq!(a.alignment_ms(), i64::MAX);
+    let request = a.build_request(&window(0, 60)).unwrap();
+    let to: i64 = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "to")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap();
+    // `to` rounds the window's end up to the (saturated) granularity.
+    assert_eq!(to, i64::MAX / 1000);
+}
