@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::runtime::SpawnedTask;
 use futures::{FutureExt, Stream};
-use tokio_util::task::AbortOnDropHandle;
 
 use super::cursor::{next_window, Cursor, TimeWindow};
 use super::fetch::{fetch_cursor, ChunkState, FetchContext, Fetched};
@@ -176,7 +176,7 @@ pub struct EngineStream {
     planner: Planner,
     depth: usize,
     batch_size: usize,
-    in_flight: VecDeque<AbortOnDropHandle<Result<Fetched>>>,
+    in_flight: VecDeque<SpawnedTask<Result<Fetched>>>,
     ready: VecDeque<RecordBatch>,
     limit_left: Option<usize>,
     finished: bool,
@@ -284,8 +284,8 @@ impl EngineStream {
             else {
                 break;
             };
-            let task = tokio::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
-            self.in_flight.push_back(AbortOnDropHandle::new(task));
+            let task = SpawnedTask::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
+            self.in_flight.push_back(task);
         }
         Ok(())
     }
