@@ -147,8 +147,9 @@ async fn response_has_the_recorded_shape() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/datadog/v1_query_metrics_ok.json"
     );
-    let text = std::fs::read_to_string(fixture)
-        .unwrap_or_else(|e| panic!("the recorded fixture {fixture} is part of the repository: {e}"));
+    let text = std::fs::read_to_string(fixture).unwrap_or_else(|e| {
+        panic!("the recorded fixture {fixture} is part of the repository: {e}")
+    });
     let recorded: Value = serde_json::from_str(&text).expect("fixture parses");
     assert_eq!(keys(&v), keys(&recorded));
     assert_eq!(keys(&v["series"][0]), keys(&recorded["series"][0]));

@@ -277,21 +277,36 @@ pub struct Calls {
     pub dropped: usize,
 }
 
-/// A transport for cancellation tests: call `n` (0-based, in order) gets `script[n]`, every call
-/// past the script stalls. It records each call and each drop of a stalled call's future.
+/// A transport for cancellation and prefetch tests: call `n` (0-based, in order) gets
+/// `script[n]`, every call past the script stalls. It records each call, each drop of a stalled
+/// call's future, and how many calls were in flight when each started. Answers come after
+/// `latency` (tokio time: on paused time, no real wait).
 #[derive(Debug)]
 pub struct StallingTransport {
     recording: Recording,
     script: Vec<Reply>,
+    latency: Duration,
     calls: Mutex<Calls>,
+    /// Calls in flight now, and when each call started.
+    in_flight: Mutex<(usize, Vec<usize>)>,
 }
 
 impl StallingTransport {
     pub fn new(recording: Recording, script: impl Into<Vec<Reply>>) -> Arc<Self> {
+        Self::with_latency(recording, script, Duration::ZERO)
+    }
+
+    pub fn with_latency(
+        recording: Recording,
+        script: impl Into<Vec<Reply>>,
+        latency: Duration,
+    ) -> Arc<Self> {
         Arc::new(StallingTransport {
             recording,
             script: script.into(),
+            latency,
             calls: Mutex::default(),
+            in_flight: Mutex::default(),
         })
     }
 
@@ -300,8 +315,21 @@ impl StallingTransport {
         *self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// For each call, in order, how many other calls were in flight when it started.
+    pub fn in_flight_at_start(&self) -> Vec<usize> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
     fn update<R>(&self, f: impl FnOnce(&mut Calls) -> R) -> R {
         f(&mut self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, (usize, Vec<usize>)> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -314,6 +342,25 @@ impl Drop for CountDrop<'_> {
     }
 }
 
+/// Counts a call out of flight when it ends, answered or dropped.
+struct InFlight<'a>(&'a StallingTransport);
+
+impl<'a> InFlight<'a> {
+    fn start(transport: &'a StallingTransport) -> Self {
+        let mut state = transport.in_flight();
+        let others = state.0;
+        state.1.push(others);
+        state.0 += 1;
+        InFlight(transport)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight().0 -= 1;
+    }
+}
+
 #[async_trait::async_trait]
 impl Transport for StallingTransport {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
@@ -321,7 +368,12 @@ impl Transport for StallingTransport {
             c.started += 1;
             c.started - 1
         });
-        match self.script.get(n).copied().unwrap_or(Reply::Stall) {
+        let _in_flight = InFlight::start(self);
+        let reply = self.script.get(n).copied().unwrap_or(Reply::Stall);
+        if reply != Reply::Stall && !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        match reply {
             Reply::Recorded => Ok(self.recording.answer(request)),
             Reply::TooManyRequests => {
                 let mut headers = http::HeaderMap::new();

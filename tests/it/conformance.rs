@@ -503,7 +503,10 @@ pub async fn dropping_cancels_pending_requests(subject: &Subject) {
         before.stalled >= 1 && before.started == 1 + before.stalled && before.started <= 1 + 3,
         "{name}: the first request answered, then up to the prefetch depth pending: {before:?}"
     );
-    assert!(alive_tasks() > baseline, "{name}: pending requests are tasks");
+    assert!(
+        alive_tasks() > baseline,
+        "{name}: pending requests are tasks"
+    );
     drop(stream);
     settle().await;
     let after = transport.calls();
@@ -515,17 +518,19 @@ pub async fn dropping_cancels_pending_requests(subject: &Subject) {
         after.dropped, after.stalled,
         "{name}: every pending request is cancelled"
     );
-    assert_eq!(alive_tasks(), baseline, "{name}: a task outlived the stream");
+    assert_eq!(
+        alive_tasks(),
+        baseline,
+        "{name}: a task outlived the stream"
+    );
 }
 
 /// Dropping the stream while a request backs off (after a 429 asking for 10 minutes) cancels
 /// the backoff: when the 10 minutes have passed, no request starts. Run on paused time.
 pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
     let name = subject.name;
-    let transport = StallingTransport::new(
-        recorded(subject),
-        [Reply::Recorded, Reply::TooManyRequests],
-    );
+    let transport =
+        StallingTransport::new(recorded(subject), [Reply::Recorded, Reply::TooManyRequests]);
     let baseline = alive_tasks();
     let e = replay(subject, &transport);
     let mut stream = e.stream((subject.plan)());
@@ -534,7 +539,10 @@ pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
     // A second is enough for the next requests to leave, far from the end of the backoff.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = transport.calls();
-    assert!(before.started >= 2, "{name}: the 429 was answered: {before:?}");
+    assert!(
+        before.started >= 2,
+        "{name}: the 429 was answered: {before:?}"
+    );
     drop(stream);
     settle().await;
     let after = transport.calls();
@@ -542,8 +550,15 @@ pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
         after.started, before.started,
         "{name}: a request started after the drop"
     );
-    assert_eq!(after.dropped, after.stalled, "{name}: pending requests cancelled");
-    assert_eq!(alive_tasks(), baseline, "{name}: a task outlived the stream");
+    assert_eq!(
+        after.dropped, after.stalled,
+        "{name}: pending requests cancelled"
+    );
+    assert_eq!(
+        alive_tasks(),
+        baseline,
+        "{name}: a task outlived the stream"
+    );
 }
 
 /// A limit reached in the second response ends the stream at once (the other requests never
@@ -686,4 +701,3 @@ fn every_subject_has_its_tests() {
     let names: Vec<&str> = subjects().iter().map(|s| s.name).collect();
     assert_eq!(names, TESTED);
 }
-

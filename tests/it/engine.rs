@@ -152,7 +152,7 @@ async fn forbidden_fails_fast_with_the_api_message_and_no_retry() {
         "{err}"
     );
     assert!(
-        err.contains("2026-01-01T00:00:00Z"),
+        err.contains("window [2026-01-01T00:00:00Z, 2026-01-01T04:00:00Z)"),
         "names the window: {err}"
     );
     assert!(!err.contains("wrong-key-xyz"), "{err}");

@@ -345,13 +345,7 @@ async fn a_cancelled_query_stops_its_requests_and_leaves_no_task() {
     let sql = format!("SELECT * FROM cpu WHERE {WEEK}");
     let (ctx, transport) = replayed_session(&sql, &[Reply::Recorded]);
     let before = alive_tasks();
-    let mut stream = ctx
-        .sql(&sql)
-        .await
-        .unwrap()
-        .execute_stream()
-        .await
-        .unwrap();
+    let mut stream = ctx.sql(&sql).await.unwrap().execute_stream().await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
     assert!(first.num_rows() > 0);
     settle().await;
@@ -368,7 +362,10 @@ async fn a_cancelled_query_stops_its_requests_and_leaves_no_task() {
         after.started, running.started,
         "no request starts after the cancel"
     );
-    assert_eq!(after.dropped, after.stalled, "every pending request is cancelled");
+    assert_eq!(
+        after.dropped, after.stalled,
+        "every pending request is cancelled"
+    );
     assert_eq!(alive_tasks(), before, "no task of the query is left");
     drop(ctx);
 }
@@ -392,7 +389,13 @@ async fn a_limit_returns_without_waiting_for_pending_requests_and_cancels_them()
     settle().await;
     let after = transport.calls();
     assert!(at_limit.started <= 1 + MOST_IN_FLIGHT, "{at_limit:?}");
-    assert_eq!(after.started, at_limit.started, "no request after the LIMIT");
-    assert_eq!(after.dropped, after.stalled, "every pending request is cancelled");
+    assert_eq!(
+        after.started, at_limit.started,
+        "no request after the LIMIT"
+    );
+    assert_eq!(
+        after.dropped, after.stalled,
+        "every pending request is cancelled"
+    );
     assert_eq!(alive_tasks(), before, "no task of the query is left");
 }
