@@ -407,3 +407,25 @@ pub fn alive_tasks() -> usize {
 pub async fn settle() {
     tokio::time::sleep(Duration::from_secs(3600)).await;
 }
+
+/// After a stream was dropped or stopped at `event` (`before` being the transport's counters
+/// then): lets an hour pass ([`settle`]), then asserts that no request started since, that every
+/// call that never answered was dropped, and that the runtime is back to `baseline` tasks.
+pub async fn assert_all_cancelled(
+    transport: &StallingTransport,
+    before: Calls,
+    baseline: usize,
+    event: &str,
+) {
+    settle().await;
+    let after = transport.calls();
+    assert_eq!(
+        after.started, before.started,
+        "{event}: a request started afterwards"
+    );
+    assert_eq!(
+        after.dropped, after.stalled,
+        "{event}: a pending request was not cancelled"
+    );
+    assert_eq!(alive_tasks(), baseline, "{event}: a task survived");
+}

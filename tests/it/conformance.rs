@@ -30,8 +30,8 @@ use ddstream::transport::{ReqwestTransport, Transport, TransportConfig};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::common::{
-    alive_tasks, fast_policy, record, settle, simulator, transient_faults, unused_base_url,
-    Recording, Reply, StallingTransport, JAN1,
+    alive_tasks, assert_all_cancelled, fast_policy, record, settle, simulator, transient_faults,
+    unused_base_url, Recording, Reply, StallingTransport, JAN1,
 };
 
 /// One adapter under test: how to point it at an API, what to fetch, what to expect.
@@ -508,21 +508,13 @@ pub async fn dropping_cancels_pending_requests(subject: &Subject) {
         "{name}: pending requests are tasks"
     );
     drop(stream);
-    settle().await;
-    let after = transport.calls();
-    assert_eq!(
-        after.started, before.started,
-        "{name}: a request started after the drop"
-    );
-    assert_eq!(
-        after.dropped, after.stalled,
-        "{name}: every pending request is cancelled"
-    );
-    assert_eq!(
-        alive_tasks(),
+    assert_all_cancelled(
+        &transport,
+        before,
         baseline,
-        "{name}: a task outlived the stream"
-    );
+        &format!("{name}, after the drop"),
+    )
+    .await;
 }
 
 /// Dropping the stream while a request backs off (after a 429 asking for 10 minutes) cancels
@@ -544,21 +536,13 @@ pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
         "{name}: the 429 was answered: {before:?}"
     );
     drop(stream);
-    settle().await;
-    let after = transport.calls();
-    assert_eq!(
-        after.started, before.started,
-        "{name}: a request started after the drop"
-    );
-    assert_eq!(
-        after.dropped, after.stalled,
-        "{name}: pending requests cancelled"
-    );
-    assert_eq!(
-        alive_tasks(),
+    assert_all_cancelled(
+        &transport,
+        before,
         baseline,
-        "{name}: a task outlived the stream"
-    );
+        &format!("{name}, after the drop"),
+    )
+    .await;
 }
 
 /// A limit reached in the second response ends the stream at once (the other requests never
@@ -581,21 +565,9 @@ pub async fn a_limit_cancels_the_rest(subject: &Subject) {
     assert_eq!(rows, limit, "{name}");
     let at_limit = transport.calls();
     assert!(at_limit.started >= 2, "{name}: {at_limit:?}");
-    settle().await;
-    let after = transport.calls();
-    assert_eq!(
-        after.started, at_limit.started,
-        "{name}: a request started after the limit"
-    );
-    assert_eq!(
-        after.dropped, after.stalled,
-        "{name}: requests in flight at the limit are cancelled"
-    );
-    assert_eq!(
-        alive_tasks(),
-        baseline,
-        "{name}: a task outlived the limit (the stream is still alive)"
-    );
+    // The stream is still alive: the limit itself must have cancelled the rest.
+    let event = format!("{name}, at the limit");
+    assert_all_cancelled(&transport, at_limit, baseline, &event).await;
     drop(stream);
 }
 
