@@ -9,7 +9,7 @@ use std::time::Duration;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use ddstream::simulator::SimulatorConfig;
-use ddstream::sql::{RestConfig, RestKind, RestTable};
+use ddstream::sql::{RestConfig, RestKind};
 use ddstream::transport::Transport;
 
 use crate::common::{record, simulator, unused_base_url, Reply, StallingTransport};
@@ -42,7 +42,7 @@ async fn replayed(
         let ctx = SessionContext::new();
         ctx.register_table(
             "events",
-            Arc::new(RestTable::new(table, Some(transport)).unwrap()),
+            Arc::new(table.into_table(Some(transport)).unwrap()),
         )
         .unwrap();
         ctx

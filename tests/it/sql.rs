@@ -302,7 +302,7 @@ async fn eight_concurrent_queries_share_the_rate_limit_instead_of_collecting_429
 
 /// Table `cpu` (`system.cpu.user{*}`, 1 h windows, 3 requests in flight per partition) at
 /// `base_url`, sending through `transport`.
-fn cpu_table(base_url: &url::Url, transport: Arc<dyn Transport>) -> DatadogTable {
+fn cpu_table(base_url: &url::Url, transport: Arc<dyn Transport>) -> ddstream::sql::ApiTable {
     let mut config = DatadogConfig {
         query: "system.cpu.user{*}".into(),
         base_url: Some(base_url.to_string()),
@@ -310,7 +310,7 @@ fn cpu_table(base_url: &url::Url, transport: Arc<dyn Transport>) -> DatadogTable
     };
     config.set("chunk", "1h").unwrap();
     config.set("prefetch_depth", "3").unwrap();
-    DatadogTable::new(config, Some(transport)).unwrap()
+    config.into_table(Some(transport)).unwrap()
 }
 
 const WEEK: &str =
