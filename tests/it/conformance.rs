@@ -24,7 +24,7 @@ use ddstream::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFor
 use ddstream::adapters::rest::{
     Paging, ParamLocation, RestAdapter, RestOptions, TokenSource, Value,
 };
-use ddstream::engine::{DefaultPolicy, Engine, Plan, TimeWindow, VendorAdapter};
+use ddstream::engine::{DefaultPolicy, Engine, EngineStream, Plan, TimeWindow, VendorAdapter};
 use ddstream::simulator::{FaultKind, FaultSchedule, Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, Transport, TransportConfig};
 use futures::{StreamExt, TryStreamExt};
@@ -485,18 +485,31 @@ fn replay(subject: &Subject, transport: &Arc<StallingTransport>) -> Engine {
     )
 }
 
+/// The subject replayed through `script`, its stream after the first batch (checked against
+/// `first_rows`) and one more poll, which tops the pipeline up: the next requests go out. Returns
+/// the transport, the stream and the runtime's task count before the stream existed.
+async fn running(
+    subject: &Subject,
+    script: &[Reply],
+) -> (Arc<StallingTransport>, EngineStream, usize) {
+    let transport = StallingTransport::new(recorded(subject), script);
+    let baseline = alive_tasks();
+    let mut stream = replay(subject, &transport).stream((subject.plan)());
+    let first = stream.next().await.expect("a first batch").unwrap();
+    assert_eq!(first.num_rows(), subject.first_rows, "{}", subject.name);
+    assert!(
+        futures::poll!(stream.next()).is_pending(),
+        "{}",
+        subject.name
+    );
+    (transport, stream, baseline)
+}
+
 /// Dropping the stream while requests are pending (the API never answers them) drops every one
 /// of them and every task; no request starts afterwards. Run on paused time.
 pub async fn dropping_cancels_pending_requests(subject: &Subject) {
     let name = subject.name;
-    let transport = StallingTransport::new(recorded(subject), [Reply::Recorded]);
-    let baseline = alive_tasks();
-    let e = replay(subject, &transport);
-    let mut stream = e.stream((subject.plan)());
-    let first = stream.next().await.expect("a first batch").unwrap();
-    assert_eq!(first.num_rows(), subject.first_rows, "{name}");
-    // One more poll tops the pipeline up: the next requests go out and hang.
-    assert!(futures::poll!(stream.next()).is_pending(), "{name}");
+    let (transport, stream, baseline) = running(subject, &[Reply::Recorded]).await;
     settle().await;
     let before = transport.calls();
     assert!(
@@ -508,26 +521,16 @@ pub async fn dropping_cancels_pending_requests(subject: &Subject) {
         "{name}: pending requests are tasks"
     );
     drop(stream);
-    assert_all_cancelled(
-        &transport,
-        before,
-        baseline,
-        &format!("{name}, after the drop"),
-    )
-    .await;
+    let event = format!("{name}, after the drop");
+    assert_all_cancelled(&transport, before, baseline, &event).await;
 }
 
 /// Dropping the stream while a request backs off (after a 429 asking for 10 minutes) cancels
 /// the backoff: when the 10 minutes have passed, no request starts. Run on paused time.
 pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
     let name = subject.name;
-    let transport =
-        StallingTransport::new(recorded(subject), [Reply::Recorded, Reply::TooManyRequests]);
-    let baseline = alive_tasks();
-    let e = replay(subject, &transport);
-    let mut stream = e.stream((subject.plan)());
-    stream.next().await.expect("a first batch").unwrap();
-    assert!(futures::poll!(stream.next()).is_pending(), "{name}");
+    let script = [Reply::Recorded, Reply::TooManyRequests];
+    let (transport, stream, baseline) = running(subject, &script).await;
     // A second is enough for the next requests to leave, far from the end of the backoff.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = transport.calls();
@@ -536,13 +539,8 @@ pub async fn dropping_during_a_backoff_sends_nothing_more(subject: &Subject) {
         "{name}: the 429 was answered: {before:?}"
     );
     drop(stream);
-    assert_all_cancelled(
-        &transport,
-        before,
-        baseline,
-        &format!("{name}, after the drop"),
-    )
-    .await;
+    let event = format!("{name}, after a drop during the backoff");
+    assert_all_cancelled(&transport, before, baseline, &event).await;
 }
 
 /// A limit reached in the second response ends the stream at once (the other requests never
