@@ -85,6 +85,8 @@ async fn run(base_url: &url::Url, n: i64, depth: usize, partitions: i64, consume
     let per_partition = n / partitions;
     let cpu_before = process_cpu();
     let started = Instant::now();
+    // One task per partition, all joined below: a bench has no caller that could cancel them.
+    #[allow(clippy::disallowed_methods, reason = "benches may spawn bare tasks")]
     let tasks: Vec<_> = (0..partitions)
         .map(|p| {
             let engine = Engine::new(adapter.clone(), policy.clone(), transport.clone())

@@ -1,12 +1,15 @@
 //! Runs `sql-tests/*.slt` against a `SessionContext` whose tables point at a simulator started
-//! for the run. A `harness = false` test: `cargo test --test sqllogictest [-- FILTER]`.
+//! for the run. A `harness = false` test with one trial per file, named by its file name
+//! (`cargo test --test sqllogictest v2` runs `v2_scalar.slt` and `v2_timeseries.slt`); the
+//! `libtest-mimic` crate reads libtest's arguments (`--list`, `--exact`, `--ignored`, filters), so
+//! `cargo test NAME` selecting no file here is a success, as in any other test binary.
 //!
 //! Written against the `sqllogictest` crate directly (about 80 lines) rather than
 //! `datafusion-sqllogictest`, which adds a second DataFusion build with other features to every
 //! CI run (about 7 minutes here).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -14,6 +17,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::sql::{register_sql_surface, DatadogConfig, TableDefaults};
+use libtest_mimic::{Arguments, Failed, Trial};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One connection: a fresh session with the simulator's tables.
@@ -151,56 +155,59 @@ fn matches_with_ignores(text: &str, pattern: &str) -> bool {
     rest.ends_with(last)
 }
 
-fn main() {
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let (passed, failed) = runtime.block_on(async {
-        let sim = Simulator::start(SimulatorConfig::default())
-            .await
+/// The simulator every file runs against, started by the first trial that runs (none for
+/// `--list` or a filter that selects no file), on a runtime that lives as long as the process.
+fn shared() -> &'static (tokio::runtime::Runtime, Simulator) {
+    static SHARED: OnceLock<(tokio::runtime::Runtime, Simulator)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let sim = runtime
+            .block_on(Simulator::start(SimulatorConfig::default()))
             .expect("simulator");
-        let base_url = sim.base_url();
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql-tests");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("sql-tests/")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-            .filter(|p| {
-                filter
-                    .as_ref()
-                    .is_none_or(|f| p.to_string_lossy().contains(f.as_str()))
-            })
-            .collect();
-        files.sort();
-        let (mut passed, mut failed) = (0, 0);
-        for file in files {
-            let url = base_url.clone();
-            let mut runner = sqllogictest::Runner::new(move || {
-                let url = url.clone();
-                async move { Ok(Db::new(&url)) }
-            });
-            runner.with_validator(validator);
-            // `$SIM` in a file is the simulator's base URL (for LOCATION of REST tables).
-            runner.set_var("SIM".to_string(), base_url.clone());
+        (runtime, sim)
+    })
+}
+
+/// Runs one `.slt` file in fresh sessions against the shared simulator.
+fn run_file(file: &Path) -> Result<(), Failed> {
+    let (runtime, sim) = shared();
+    let base_url = sim.base_url();
+    runtime.block_on(async {
+        let url = base_url.clone();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let url = url.clone();
+            async move { Ok(Db::new(&url)) }
+        });
+        runner.with_validator(validator);
+        // `$SIM` in a file is the simulator's base URL (for LOCATION of REST tables).
+        runner.set_var("SIM".to_string(), base_url);
+        runner
+            .run_file_async(file)
+            .await
+            .map_err(|e| Failed::from(e.to_string()))
+    })
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql-tests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .slt file in {}", dir.display());
+    let trials = files
+        .into_iter()
+        .map(|file| {
             let name = file
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .to_string();
-            match runner.run_file_async(&file).await {
-                Ok(()) => {
-                    println!("ok     {name}");
-                    passed += 1;
-                }
-                Err(e) => {
-                    println!("FAILED {name}\n{e}\n");
-                    failed += 1;
-                }
-            }
-        }
-        (passed, failed)
-    });
-    println!("sqllogictest: {passed} passed, {failed} failed");
-    if failed > 0 || passed == 0 {
-        std::process::exit(1);
-    }
+            Trial::test(name, move || run_file(&file))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }

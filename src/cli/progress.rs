@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::physical_plan::ExecutionPlan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio_util::task::AbortOnDropHandle;
 
 /// A running progress bar; dropped or finished, it disappears.
 pub struct Progress {
     bar: ProgressBar,
-    _task: Option<AbortOnDropHandle<()>>,
+    _task: Option<SpawnedTask<()>>,
 }
 
 impl Progress {
@@ -28,7 +28,7 @@ impl Progress {
         );
         let task = visible.then(|| {
             let bar = bar.clone();
-            AbortOnDropHandle::new(tokio::spawn(async move {
+            SpawnedTask::spawn(async move {
                 loop {
                     let totals = sum_metrics(plan.as_ref());
                     if let Some(permille) = (totals.done_ms * 1000).checked_div(totals.total_ms) {
@@ -40,7 +40,7 @@ impl Progress {
                     ));
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-            }))
+            })
         });
         Self { bar, _task: task }
     }

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::runtime::SpawnedTask;
 use futures::{FutureExt, Stream};
-use tokio_util::task::AbortOnDropHandle;
 
 use super::cursor::{next_window, Cursor, TimeWindow};
 use super::fetch::{fetch_cursor, ChunkState, FetchContext, Fetched};
@@ -180,7 +180,7 @@ pub struct EngineStream {
     planner: Planner,
     depth: usize,
     batch_size: usize,
-    in_flight: VecDeque<AbortOnDropHandle<Result<Fetched>>>,
+    in_flight: VecDeque<SpawnedTask<Result<Fetched>>>,
     ready: VecDeque<RecordBatch>,
     limit_left: Option<usize>,
     finished: bool,
@@ -280,7 +280,7 @@ impl EngineStream {
         }
         // Fetches are tasks of the caller's runtime; outside one, an error rather than
         // tokio's panic.
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         while self.in_flight.len() < self.depth {
             let chunk_ms = self
                 .ctx
@@ -294,8 +294,8 @@ impl EngineStream {
             else {
                 break;
             };
-            let task = runtime.spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
-            self.in_flight.push_back(AbortOnDropHandle::new(task));
+            let task = SpawnedTask::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
+            self.in_flight.push_back(task);
         }
         Ok(())
     }

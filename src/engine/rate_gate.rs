@@ -195,6 +195,8 @@ fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
 mod tests {
     use super::*;
 
+    use datafusion::common::runtime::SpawnedTask;
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -249,12 +251,12 @@ mod tests {
         let gate = Arc::new(RateGate::default());
         let probe = gate.acquire().await;
         // A second request waits for the probe's answer.
-        let waiter = tokio::spawn({
+        let mut waiter = SpawnedTask::spawn({
             let gate = Arc::clone(&gate);
             async move { gate.acquire().await.waited }
         });
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!waiter.is_finished());
+        assert!(futures::poll!(&mut waiter).is_pending());
         probe.observe(
             200,
             &headers(&[("x-ratelimit-remaining", "10"), ("x-ratelimit-reset", "60")]),

@@ -210,6 +210,11 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(config));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // The accept loop outlives this call by design; `Drop` and `shutdown` stop it.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the server runs until the Simulator is dropped or shut down"
+        )]
         let task = tokio::spawn(server::accept_loop(
             listener,
             server::router(state.clone()),

@@ -143,12 +143,13 @@ where
     a.respond(body)
 }
 
-/// Building a large response is CPU work: keep it off the async worker threads.
+/// Building a large response is CPU work: keep it off the async worker threads (not started at
+/// all if the request is dropped first).
 async fn compute_off_thread<F>(compute: F) -> Answer
 where
     F: FnOnce() -> Answer + Send + 'static,
 {
-    match tokio::task::spawn_blocking(compute).await {
+    match datafusion::common::runtime::SpawnedTask::spawn_blocking(compute).await {
         Ok(answer) => answer,
         Err(e) => {
             tracing::debug!(error = %e, "simulator computation failed");

@@ -156,6 +156,12 @@ pub(super) async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "simulator connection");
+                    // Each connection ends with its client or at shutdown (serve_connection
+                    // watches the signal), not with the accept loop's iteration.
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "a connection lives until its client closes it or the server shuts down"
+                    )]
                     tokio::spawn(serve_connection(stream, router.clone(), shutdown.clone()));
                 }
                 Err(e) => {

@@ -142,26 +142,27 @@ async fn response_has_the_recorded_shape() {
     ];
     assert_eq!(keys(&v), top);
     assert_eq!(keys(&v["series"][0]), series_keys);
-    // Same field names as the recorded response, where the fixture is available.
+    // Same field names as the recorded response (tests/fixtures/datadog/, see PROVENANCE.md).
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/datadog/v1_query_metrics_ok.json"
+        "/tests/fixtures/datadog/v1_query_metrics_ok.json"
     );
-    if let Ok(text) = std::fs::read_to_string(fixture) {
-        let recorded: Value = serde_json::from_str(&text).expect("fixture parses");
-        assert_eq!(keys(&v), keys(&recorded));
-        assert_eq!(keys(&v["series"][0]), keys(&recorded["series"][0]));
-        // The recording writes `scale_factor` as `1`, other recordings as `1.0`: compare numbers.
-        let (unit, want) = (&v["series"][0]["unit"], &recorded["series"][0]["unit"]);
-        assert_eq!(keys(&unit[0]), keys(&want[0]));
-        for (k, w) in want[0].as_object().expect("unit object") {
-            match w.as_f64() {
-                Some(w) => assert_eq!(unit[0][k].as_f64(), Some(w), "{k}"),
-                None => assert_eq!(&unit[0][k], w, "{k}"),
-            }
+    let text = std::fs::read_to_string(fixture).unwrap_or_else(|e| {
+        panic!("the recorded fixture {fixture} is part of the repository: {e}")
+    });
+    let recorded: Value = serde_json::from_str(&text).expect("fixture parses");
+    assert_eq!(keys(&v), keys(&recorded));
+    assert_eq!(keys(&v["series"][0]), keys(&recorded["series"][0]));
+    // The recording writes `scale_factor` as `1`, other recordings as `1.0`: compare numbers.
+    let (unit, want) = (&v["series"][0]["unit"], &recorded["series"][0]["unit"]);
+    assert_eq!(keys(&unit[0]), keys(&want[0]));
+    for (k, w) in want[0].as_object().expect("unit object") {
+        match w.as_f64() {
+            Some(w) => assert_eq!(unit[0][k].as_f64(), Some(w), "{k}"),
+            None => assert_eq!(&unit[0][k], w, "{k}"),
         }
-        assert_eq!(unit[1], want[1]);
     }
+    assert_eq!(unit[1], want[1]);
     assert_eq!(v["status"], "ok");
     assert_eq!(v["res_type"], "time_series");
     assert_eq!(v["resp_version"], 1);

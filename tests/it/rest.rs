@@ -1,20 +1,25 @@
 //! Generic REST tables from Rust: page numbers are fetched ahead in parallel once the total is
-//! known, tokens one after another; `${ENV}` secrets reach the API and nothing else.
+//! known, tokens one after another (both on paused time, replaying the simulator's answers with
+//! a latency, so "in flight together" is counted, not timed); `${ENV}` secrets reach the API and
+//! nothing else.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
-use ddstream::simulator::{Simulator, SimulatorConfig};
+use ddstream::engine::Transport;
+use ddstream::simulator::SimulatorConfig;
+use ddstream::sql::{RestConfig, RestKind};
 
-use crate::common::simulator;
+use crate::common::{record, simulator, unused_base_url, Reply, StallingTransport};
 
 const LATENCY: Duration = Duration::from_millis(250);
 
-fn config(sim: &Simulator, path: &str, paging: &str) -> String {
+fn config(base_url: &url::Url, path: &str, paging: &str) -> String {
     format!(
         r#"{{"url": "{}{path}", "columns": [{{"name": "id", "type": "int64"}}], "page_size_param": "{}", "page_size": 10, "prefetch_depth": 4, {paging}}}"#,
-        sim.base_url(),
+        base_url.as_str().trim_end_matches('/'),
         if path.contains("token") {
             "limit"
         } else {
@@ -23,89 +28,78 @@ fn config(sim: &Simulator, path: &str, paging: &str) -> String {
     )
 }
 
-/// Gaps between the arrivals of consecutive requests.
-fn arrival_gaps(sim: &Simulator) -> Vec<Duration> {
-    let log = sim.requests();
-    log.windows(2)
-        .map(|w| w[1].received_at.duration_since(w[0].received_at))
-        .collect()
+/// Runs `sql` over table `events` (`kind`, at `path` with `paging`) against the simulator's
+/// recorded answers, each after [`LATENCY`]; returns the result and the replaying transport.
+async fn replayed(
+    kind: RestKind,
+    path: &str,
+    paging: &str,
+    sql: &str,
+) -> (String, Arc<StallingTransport>) {
+    let session = |base_url: &url::Url, transport: Arc<dyn Transport>| {
+        let mut table = RestConfig::new(kind);
+        table.apply_json(&config(base_url, path, paging)).unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_table(
+            "events",
+            Arc::new(table.into_table(Some(transport)).unwrap()),
+        )
+        .unwrap();
+        ctx
+    };
+    async fn text(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+    let recording = record(|url, transport| async move {
+        text(&session(&url, transport), sql).await;
+    });
+    let transport = StallingTransport::with_latency(recording, vec![Reply::Recorded; 100], LATENCY);
+    let out = text(
+        &session(&unused_base_url(), Arc::clone(&transport) as _),
+        sql,
+    )
+    .await;
+    (out, transport)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn pages_are_prefetched_in_parallel_once_the_total_is_known() {
-    let sim = simulator(SimulatorConfig {
-        latency: LATENCY,
-        ..Default::default()
-    })
-    .await;
-    let ctx = SessionContext::new();
-    ddstream::register(
-        &ctx,
-        "page_api",
-        "events",
-        &config(
-            &sim,
-            "/api/page/events?total=80",
-            r#""records": "/data", "total": "/total""#,
-        ),
+    let (text, transport) = replayed(
+        RestKind::Page,
+        "/api/page/events?total=80",
+        r#""records": "/data", "total": "/total""#,
+        "SELECT count(*) AS n, count(DISTINCT id) AS d FROM events",
     )
-    .unwrap();
-    let batches = ctx
-        .sql("SELECT count(*) AS n, count(DISTINCT id) AS d FROM events")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let text = pretty_format_batches(&batches).unwrap().to_string();
+    .await;
     assert!(text.contains("| 80 | 80 |"), "{text}");
-    let log = sim.requests();
-    assert_eq!(log.len(), 8, "8 pages, no request past the end");
-    // Page 1 alone (the total is unknown until it answers); then pages 2-5 leave together,
-    // each before the previous could have been answered.
-    let gaps = arrival_gaps(&sim);
-    assert!(gaps[0] >= LATENCY, "page 2 waited for page 1: {gaps:?}");
-    assert!(
-        gaps[1..4].iter().all(|g| *g < LATENCY / 2),
-        "pages 2-5 were in flight together: {gaps:?}"
+    assert_eq!(
+        transport.calls().started,
+        8,
+        "8 pages, no request past the end"
     );
+    // Page 1 alone, and page 2 only once it answered (the total is unknown until then); then
+    // pages 2-5 in flight together (the prefetch depth is 4).
+    let in_flight = transport.in_flight_at_start();
+    assert_eq!(in_flight[..5], [0, 0, 1, 2, 3], "{in_flight:?}");
+    assert!(in_flight.iter().all(|n| *n < 4), "{in_flight:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn tokens_are_fetched_one_after_another() {
-    let sim = simulator(SimulatorConfig {
-        latency: LATENCY,
-        ..Default::default()
-    })
-    .await;
-    let ctx = SessionContext::new();
-    ddstream::register(
-        &ctx,
-        "token_api",
-        "events",
-        &config(
-            &sim,
-            "/api/token/events?total=40",
-            r#""records": "/records", "next_token": "/next_cursor""#,
-        ),
+    let (text, transport) = replayed(
+        RestKind::Token,
+        "/api/token/events?total=40",
+        r#""records": "/records", "next_token": "/next_cursor""#,
+        "SELECT count(DISTINCT id) AS d FROM events",
     )
-    .unwrap();
-    let batches = ctx
-        .sql("SELECT count(DISTINCT id) AS d FROM events")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    assert!(pretty_format_batches(&batches)
-        .unwrap()
-        .to_string()
-        .contains("| 40 |"));
-    let gaps = arrival_gaps(&sim);
-    assert_eq!(gaps.len(), 3, "4 pages");
-    assert!(
-        gaps.iter().all(|g| *g >= LATENCY),
-        "each token waited for the previous answer: {gaps:?}"
+    .await;
+    assert!(text.contains("| 40 |"), "{text}");
+    assert_eq!(transport.calls().started, 4, "4 pages");
+    assert_eq!(
+        transport.in_flight_at_start(),
+        [0, 0, 0, 0],
+        "each token waited for the previous answer"
     );
 }
 

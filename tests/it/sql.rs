@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
+use ddstream::engine::Transport;
 use ddstream::simulator::FaultKind;
 use ddstream::simulator::SimulatorConfig;
 use ddstream::sql::{DatadogBuilder, DatadogConfig, DatadogKind};
@@ -299,71 +300,85 @@ async fn eight_concurrent_queries_share_the_rate_limit_instead_of_collecting_429
     );
 }
 
-/// A query cancelled mid-flight (its stream dropped) sends no further request, and once its
-/// session is gone no task of it is left on the runtime.
-#[test]
-fn a_cancelled_query_stops_its_requests_and_leaves_no_task() {
-    // The simulator runs on a runtime of its own, so the query runtime's task count is ours.
-    let sim_runtime = tokio::runtime::Runtime::new().unwrap();
-    let sim = sim_runtime.block_on(simulator(SimulatorConfig {
-        latency: std::time::Duration::from_millis(200),
+/// Table `cpu` (`system.cpu.user{*}`, 1 h windows, 3 requests in flight per partition) at
+/// `base_url`, sending through `transport`.
+fn cpu_table(base_url: &url::Url, transport: Arc<dyn Transport>) -> ddstream::sql::ApiTable {
+    let mut config = DatadogConfig {
+        query: "system.cpu.user{*}".into(),
+        base_url: Some(base_url.to_string()),
         ..Default::default()
-    }));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use futures::StreamExt;
-        let tasks = || {
-            tokio::runtime::Handle::current()
-                .metrics()
-                .num_alive_tasks()
-        };
-        let before = tasks();
-        let ctx = cpu_session(&sim, r#", "chunk": "1h", "prefetch_depth": 3"#);
-        let week =
-            "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'";
-        let mut stream = ctx
-            .sql(&format!("SELECT * FROM cpu WHERE {week}"))
-            .await
-            .unwrap()
-            .execute_stream()
-            .await
+    };
+    config.set("chunk", "1h").unwrap();
+    config.set("prefetch_depth", "3").unwrap();
+    config.into_table(Some(transport)).unwrap()
+}
+
+const WEEK: &str =
+    "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'";
+
+/// A session whose table `cpu` replays the simulator's answers to `sql` (run in full) through
+/// `script` (the requests past it never answer).
+fn replayed_session(sql: &str, script: &[Reply]) -> (SessionContext, Arc<StallingTransport>) {
+    let recording = record(|url, transport| async move {
+        let ctx = SessionContext::new();
+        ctx.register_table("cpu", Arc::new(cpu_table(&url, transport)))
             .unwrap();
-        let first = stream.next().await.unwrap().unwrap();
-        assert!(first.num_rows() > 0);
-        assert!(tasks() > before, "the query runs tasks");
-        drop(stream);
-        let dropped_at = std::time::Instant::now();
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-        let log = sim.requests();
-        assert_eq!(
-            log.iter().filter(|r| r.received_at > dropped_at).count(),
-            0,
-            "no request starts after the cancel"
-        );
-        assert!(
-            log.len() < 4 * 24,
-            "the week was not fetched: {}",
-            log.len()
-        );
-        drop(ctx);
-        // Pooled connections close with the session's HTTP client; give them a moment.
-        let mut left = tasks();
-        for _ in 0..40 {
-            if left <= before {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            left = tasks();
-        }
-        assert!(
-            left <= before,
-            "{left} tasks alive after the cancel, {before} before"
-        );
+        text(&ctx, sql).await.unwrap();
     });
-    drop(runtime);
-    drop(sim);
+    let transport = StallingTransport::new(recording, script);
+    let ctx = SessionContext::new();
+    let table = cpu_table(&unused_base_url(), Arc::clone(&transport) as _);
+    ctx.register_table("cpu", Arc::new(table)).unwrap();
+    (ctx, transport)
+}
+
+/// The most requests a scan of `cpu` has out at once: 4 partitions (the default
+/// `max_concurrency`) of 3.
+const MOST_IN_FLIGHT: usize = 4 * 3;
+
+/// A query cancelled mid-flight (its stream dropped) while its requests are pending cancels
+/// every one of them, sends no further request, and leaves no task on the runtime while its
+/// session lives on. Paused time: the API never answers but the first request.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_query_stops_its_requests_and_leaves_no_task() {
+    use futures::StreamExt;
+    let sql = format!("SELECT * FROM cpu WHERE {WEEK}");
+    let (ctx, transport) = replayed_session(&sql, &[Reply::Recorded]);
+    let before = alive_tasks();
+    let mut stream = ctx.sql(&sql).await.unwrap().execute_stream().await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(first.num_rows() > 0);
+    settle().await;
+    let running = transport.calls();
+    assert!(
+        running.stalled >= 1 && running.started <= 1 + MOST_IN_FLIGHT,
+        "requests pending, the week not fetched: {running:?}"
+    );
+    assert!(alive_tasks() > before, "the query runs tasks");
+    drop(stream);
+    assert_all_cancelled(&transport, running, before, "after the cancel").await;
+    drop(ctx);
+}
+
+/// A LIMIT that the first response fills returns without waiting for the other requests (they
+/// never answer) and cancels them. Paused time.
+#[tokio::test(start_paused = true)]
+async fn a_limit_returns_without_waiting_for_pending_requests_and_cancels_them() {
+    let sql = format!("SELECT ts FROM cpu WHERE {WEEK}");
+    let (ctx, transport) = replayed_session(&sql, &[Reply::Recorded]);
+    let before = alive_tasks();
+    let limited = format!("{sql} LIMIT 10");
+    let query = text(&ctx, &limited);
+    // The day passes at once on paused time if the query waits for a request that never ends.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(86_400), query)
+        .await
+        .expect("the LIMIT query returns")
+        .unwrap();
+    assert_eq!(out.lines().count(), 4 + 10, "10 rows: {out}");
+    let at_limit = transport.calls();
+    assert!(
+        at_limit.stalled >= 1 && at_limit.started <= 1 + MOST_IN_FLIGHT,
+        "other requests were pending when it returned: {at_limit:?}"
+    );
+    assert_all_cancelled(&transport, at_limit, before, "after the LIMIT").await;
 }
