@@ -51,12 +51,7 @@ impl Case {
             name: name.into(),
             adapter,
             cursor,
-            response: ApiResponse {
-                status: 200,
-                headers: Default::default(),
-                body: body.clone(),
-                elapsed: Duration::ZERO,
-            },
+            response: ApiResponse::new(200, body.clone()),
             body,
             points: 0,
         };

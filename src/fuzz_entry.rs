@@ -25,12 +25,7 @@ fn base() -> url::Url {
 
 /// A 200 response with `data` as its body and no headers.
 fn body_only(data: &[u8]) -> ApiResponse {
-    ApiResponse {
-        status: 200,
-        headers: HeaderMap::new(),
-        body: Bytes::copy_from_slice(data),
-        elapsed: Duration::ZERO,
-    }
+    ApiResponse::new(200, Bytes::copy_from_slice(data))
 }
 
 fn window() -> Cursor {

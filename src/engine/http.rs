@@ -50,6 +50,19 @@ pub struct ApiResponse {
     pub elapsed: Duration,
 }
 
+impl ApiResponse {
+    /// A response with `status` and `body`, no headers and no elapsed time: what test
+    /// transports, fuzzers and benchmarks hand to an adapter.
+    pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// Why a request produced no response. All of these are worth retrying.
 ///
 /// The client's error is kept as the [`source`](std::error::Error::source); `Display` also

@@ -235,6 +235,31 @@ fn validate_checks_the_api_key() {
     assert!(!stderr.contains("bad-key-789"), "{stderr}");
 }
 
+#[test]
+fn validate_against_a_closed_port_is_a_network_error_naming_the_url() {
+    // A port that was just free: nothing listens there, so the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ddstream"))
+        .args(["validate", "--base-url", &base_url])
+        .env("DD_API_KEY", "unused-key-123")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("got no response: connection failed")
+            && stderr.contains(&format!("{base_url}/api/v1/validate")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("invalid configuration"), "{stderr}");
+    assert!(!stderr.contains("unused-key-123"), "{stderr}");
+}
+
 /// The example configs for well-known API shapes work against the simulator emulating them:
 /// only the URL changes; the secret comes from the environment and is never printed.
 #[test]

@@ -15,6 +15,21 @@ pub use v2_timeseries::{DatadogV2TimeseriesAdapter, DatadogV2TimeseriesOptions};
 use crate::engine::{Cursor, ErrorClass, TimeWindow};
 use crate::{Error, Result};
 
+/// Parses a bare body through [`VendorAdapter::parse`](crate::engine::VendorAdapter::parse), as
+/// the parser tests feed recorded and hand-made bodies.
+#[cfg(test)]
+pub(crate) trait ParseBytes {
+    fn parse_bytes(&self, cursor: &Cursor, body: &[u8]) -> Result<crate::engine::ParsedResponse>;
+}
+
+#[cfg(test)]
+impl<T: crate::engine::VendorAdapter> ParseBytes for T {
+    fn parse_bytes(&self, cursor: &Cursor, body: &[u8]) -> Result<crate::engine::ParsedResponse> {
+        let response = crate::engine::ApiResponse::new(200, bytes::Bytes::copy_from_slice(body));
+        self.parse(cursor, &response)
+    }
+}
+
 /// The window of a cursor: the Datadog query APIs page by time only.
 pub(crate) fn window_of<'c>(adapter: &'static str, cursor: &'c Cursor) -> Result<&'c TimeWindow> {
     match cursor {

@@ -16,8 +16,9 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
 use super::{json_error, malformed, not_this_shape, Credentials};
-use crate::engine::{ApiRequest, ApiResponse};
-use crate::engine::{Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter};
+use crate::engine::{
+    ApiRequest, ApiResponse, Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter,
+};
 use crate::{Error, Result};
 
 const ADAPTER: &str = "datadog_v1";
@@ -278,26 +279,8 @@ impl VendorAdapter for DatadogV1Adapter {
     }
 
     fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
-        self.parse_body(cursor, &response.body)
-    }
-
-    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        super::classify_error(status, body)
-    }
-
-    fn error_hint(&self, status: u16) -> Option<&'static str> {
-        super::error_hint(status)
-    }
-
-    fn alignment_ms(&self) -> i64 {
-        // Saturating: the granularity is the caller's, and any value above 1 s is valid.
-        self.options.granularity_s.saturating_mul(1000)
-    }
-}
-
-impl DatadogV1Adapter {
-    /// Parses a 2xx body (the headers carry nothing this API pages by).
-    fn parse_body(&self, cursor: &Cursor, body: &[u8]) -> Result<ParsedResponse> {
+        // Body only: no header carries anything these APIs page by.
+        let body: &[u8] = &response.body;
         let window = super::window_of(ADAPTER, cursor)?;
         let parsed = serde_json::from_slice::<V1Body>(body).map_err(|e| {
             let (message, truncated) = json_error(&e, body);
@@ -337,6 +320,19 @@ impl DatadogV1Adapter {
                 truncated: false,
             })?;
         Ok(ParsedResponse::window_rows(batch))
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        super::classify_error(status, body)
+    }
+
+    fn error_hint(&self, status: u16) -> Option<&'static str> {
+        super::error_hint(status)
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        // Saturating: the granularity is the caller's, and any value above 1 s is valid.
+        self.options.granularity_s.saturating_mul(1000)
     }
 }
 

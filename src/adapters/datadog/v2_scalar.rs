@@ -20,8 +20,9 @@ use super::v2::{
     V2Queries,
 };
 use super::{json_error, malformed, not_this_shape, Credentials};
-use crate::engine::{ApiRequest, ApiResponse};
-use crate::engine::{Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter};
+use crate::engine::{
+    ApiRequest, ApiResponse, Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter,
+};
 use crate::{Error, Result};
 
 const ADAPTER: &str = "datadog_v2_scalar";
@@ -188,25 +189,8 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
     }
 
     fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
-        self.parse_body(cursor, &response.body)
-    }
-
-    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        super::classify_error(status, body)
-    }
-
-    fn error_hint(&self, status: u16) -> Option<&'static str> {
-        super::error_hint(status)
-    }
-
-    fn alignment_ms(&self) -> i64 {
-        self.options.chunk_ms
-    }
-}
-
-impl DatadogV2ScalarAdapter {
-    /// Parses a 2xx body (the headers carry nothing this API pages by).
-    fn parse_body(&self, cursor: &Cursor, body: &[u8]) -> Result<ParsedResponse> {
+        // Body only: no header carries anything these APIs page by.
+        let body: &[u8] = &response.body;
         let window = window_of(cursor)?;
         let parsed: ScalarBody = serde_json::from_slice(body).map_err(|e| {
             let (message, truncated) = json_error(&e, body);
@@ -227,6 +211,18 @@ impl DatadogV2ScalarAdapter {
             .rows(columns, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
         Ok(ParsedResponse::window_rows(batch))
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        super::classify_error(status, body)
+    }
+
+    fn error_hint(&self, status: u16) -> Option<&'static str> {
+        super::error_hint(status)
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        self.options.chunk_ms
     }
 }
 
@@ -385,7 +381,7 @@ struct ColumnMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::datadog::{NamedFormula, NamedQuery};
+    use crate::adapters::datadog::{NamedFormula, NamedQuery, ParseBytes};
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Float64Type;
 
@@ -441,7 +437,7 @@ mod tests {
         ] {
             let b = batch(
                 adapter(&["a"])
-                    .parse_body(&window(), &fixture(file))
+                    .parse_bytes(&window(), &fixture(file))
                     .unwrap(),
             );
             assert_eq!(b.num_rows(), 1, "{file}");
@@ -477,7 +473,7 @@ mod tests {
             {"name":"host","type":"group","values":[["web-1"],["web-2"]]},
             {"name":"env","type":"group","values":[["prod"],["prod"]]},
             {"name":"a","type":"number","values":[1.5,null],"meta":{"unit":null}}]}}}"#;
-        let b = batch(adapter(&[]).parse_body(&window(), body).unwrap());
+        let b = batch(adapter(&[]).parse_bytes(&window(), body).unwrap());
         assert_eq!(b.num_rows(), 2);
         assert_eq!(
             b.column(4).as_string::<i32>().value(0),
@@ -494,7 +490,7 @@ mod tests {
     fn bad_bodies_are_clear_errors() {
         let a = adapter(&[]);
         let err = a
-            .parse_body(
+            .parse_bytes(
                 &window(),
                 br#"{"data":{"attributes":{"columns":[
             {"name":"a","type":"number","values":[1,2]},
@@ -504,7 +500,7 @@ mod tests {
             .to_string();
         assert!(err.contains("different lengths"), "{err}");
         let err = a
-            .parse_body(
+            .parse_bytes(
                 &window(),
                 br#"{"errors": "Queries ending outside the retention date are invalid"}"#,
             )
@@ -512,7 +508,7 @@ mod tests {
             .to_string();
         assert!(err.contains("retention date"), "{err}");
         let err = a
-            .parse_body(&window(), br#"{"data":{"attributes":{"columns":[{"na"#)
+            .parse_bytes(&window(), br#"{"data":{"attributes":{"columns":[{"na"#)
             .unwrap_err();
         assert!(
             matches!(
@@ -527,7 +523,7 @@ mod tests {
         let err = ScalarAggregator::parse("P50").unwrap_err().to_string();
         assert!(err.contains("avg, min"), "{err}");
         let empty = batch(
-            a.parse_body(&window(), br#"{"data":{"attributes":{"columns":[]}}}"#)
+            a.parse_bytes(&window(), br#"{"data":{"attributes":{"columns":[]}}}"#)
                 .unwrap(),
         );
         assert_eq!(empty.num_rows(), 0);

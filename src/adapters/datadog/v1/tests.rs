@@ -1,6 +1,7 @@
 //! Parser tests on the real recorded responses and on hand-made edge cases.
 
 use super::*;
+use crate::adapters::datadog::ParseBytes;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, TimestampMillisecondType};
 
@@ -42,7 +43,7 @@ fn recorded_24h_response_parses_to_its_288_points() {
     let body = fixture("v1_query_metrics_ok.json");
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     let batch = rows(
-        a.parse_body(&window(1641343852, 1641430252 + 300), &body)
+        a.parse_bytes(&window(1641343852, 1641430252 + 300), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 288);
@@ -77,7 +78,7 @@ fn float_timestamps_parse_like_integers() {
     let body = fixture("v1_query_metrics_ok_float_ts.json");
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     let batch = rows(
-        a.parse_body(&window(1623846101, 1623932501 + 300), &body)
+        a.parse_bytes(&window(1623846101, 1623932501 + 300), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 288);
@@ -96,7 +97,7 @@ fn groupby_response_keeps_the_scope_with_commas() {
         &[Aggregation::Avg],
     );
     let batch = rows(
-        a.parse_body(&window(1618221095, 1618221295), &body)
+        a.parse_bytes(&window(1618221095, 1618221295), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 2);
@@ -112,7 +113,7 @@ fn points_outside_the_window_are_trimmed() {
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     // One hour starting on a bucket: exactly 12 buckets of 5 minutes.
     let batch = rows(
-        a.parse_body(&window(1641344100, 1641344100 + 3600), &body)
+        a.parse_bytes(&window(1641344100, 1641344100 + 3600), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 12);
@@ -133,7 +134,7 @@ fn four_aggregations_zip_by_query_index() {
     );
     // Sorted aggregations: avg (index 0), max (1), sum (2).
     assert_eq!(a.wire_query(), "avg:m{*} by {host}.rollup(avg,60),max:m{*} by {host}.rollup(max,60),sum:m{*} by {host}.rollup(sum,60)");
-    let batch = rows(a.parse_body(&window(0, 600), body).unwrap());
+    let batch = rows(a.parse_bytes(&window(0, 600), body).unwrap());
     assert_eq!(batch.num_rows(), 3);
     let scope = batch.column(COL_SCOPE).as_string::<i32>();
     let avg = batch.column(COL_AVG).as_primitive::<Float64Type>();
@@ -153,7 +154,7 @@ fn coarser_interval_asks_for_a_split() {
     let body = fixture("v1_query_metrics_ok.json");
     let a = adapter("system.cpu.idle{*}", 60, &[Aggregation::Avg]);
     match a
-        .parse_body(&window(1641343852, 1641430252), &body)
+        .parse_bytes(&window(1641343852, 1641430252), &body)
         .unwrap()
     {
         ParsedResponse::WindowTooLarge(reason) => assert!(reason.contains("300"), "{reason}"),
@@ -166,7 +167,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
     let a = adapter("m{*}", 60, &[Aggregation::Avg]);
     let body = fixture("v1_query_metrics_ok.json");
     let err = a
-        .parse_body(&window(0, 60), &body[..body.len() / 2])
+        .parse_bytes(&window(0, 60), &body[..body.len() / 2])
         .unwrap_err();
     assert!(matches!(
         err,
@@ -181,7 +182,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         "{err}"
     );
     let err = a
-        .parse_body(&window(0, 60), b"<html>oops</html>")
+        .parse_bytes(&window(0, 60), b"<html>oops</html>")
         .unwrap_err();
     assert!(matches!(
         err,
@@ -196,7 +197,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         "{err}"
     );
     let err = a
-        .parse_body(
+        .parse_bytes(
             &window(0, 60),
             br#"{"series":[{"query_index":7,"pointlist":[]}]}"#,
         )
@@ -204,12 +205,12 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         .to_string();
     assert!(err.contains("query_index 7"), "{err}");
     let err = a
-        .parse_body(&window(0, 60), br#"{"status":"error","error":"bad query"}"#)
+        .parse_bytes(&window(0, 60), br#"{"status":"error","error":"bad query"}"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("bad query"), "{err}");
     let err = a
-        .parse_body(&window(0, 60), br#"{"series":"nope"}"#)
+        .parse_bytes(&window(0, 60), br#"{"series":"nope"}"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("invalid type"), "{err}");
@@ -220,7 +221,7 @@ fn empty_series_give_no_rows_and_other_shapes_are_errors() {
     let a = adapter("m{*}", 60, &[Aggregation::Avg]);
     let empty = br#"{"status":"ok","series":[]}"#;
     assert_eq!(
-        rows(a.parse_body(&window(0, 60), empty).unwrap()).num_rows(),
+        rows(a.parse_bytes(&window(0, 60), empty).unwrap()).num_rows(),
         0
     );
     for body in [
@@ -228,7 +229,7 @@ fn empty_series_give_no_rows_and_other_shapes_are_errors() {
         b"{}",
         br#"{"unexpected":"shape"}"#,
     ] {
-        let err = a.parse_body(&window(0, 60), body).unwrap_err().to_string();
+        let err = a.parse_bytes(&window(0, 60), body).unwrap_err().to_string();
         assert!(err.contains("no 'series' list"), "{err}");
     }
 }
@@ -239,7 +240,7 @@ fn points_out_of_order_come_out_in_time_order() {
     let body = br#"{"status":"ok","series":[
         {"scope":"*","query_index":0,"interval":60,"pointlist":[[120000,3],[0,1],[60000,2],[60000,2]]},
         {"scope":"*","query_index":1,"interval":60,"pointlist":[[120000,30],[0,10],[60000,20]]}]}"#;
-    let batch = rows(a.parse_body(&window(0, 180), body).unwrap());
+    let batch = rows(a.parse_bytes(&window(0, 180), body).unwrap());
     let ts = batch
         .column(COL_TS)
         .as_primitive::<TimestampMillisecondType>();

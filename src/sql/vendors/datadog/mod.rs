@@ -186,7 +186,8 @@ pub async fn validate_credentials(
         .await
         .map_err(|source| Error::Network {
             adapter: config.kind.adapter_name(),
-            cursor: CHECK.into(),
+            // The URL, as the old "cannot reach <base_url>" said which host did not answer.
+            cursor: format!("credential check (GET {})", request.url),
             source,
         })?;
     if response.status == 200 {
