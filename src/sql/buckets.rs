@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::{Expr, Operator};
 use datafusion::scalar::ScalarValue;
 
-use super::filters::RangeSet;
+use super::filters::{string_literal, RangeSet};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -194,18 +194,6 @@ fn trunc_bucket(unit: &str) -> Option<Bucket> {
         "year" | "years" => Bucket::Months(12),
         _ => return None,
     })
-}
-
-fn string_literal(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)),
-            _,
-        ) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 /// A fixed-length interval literal in ms (months have no fixed length: `None`).

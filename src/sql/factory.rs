@@ -10,10 +10,10 @@ use datafusion::catalog::{
     Session, TableFunctionArgs, TableFunctionImpl, TableProvider, TableProviderFactory,
 };
 use datafusion::error::{DataFusionError, Result as DFResult};
-use datafusion::logical_expr::{CreateExternalTable, Expr};
-use datafusion::scalar::ScalarValue;
+use datafusion::logical_expr::CreateExternalTable;
 
 use super::config::{OptionValue, Options};
+use super::filters::string_literal;
 use super::registry::{TableDefaults, Vendor};
 use crate::{to_datafusion_error, Error};
 
@@ -113,16 +113,12 @@ impl TableFunctionImpl for ApiTableFunction {
         let strings: Vec<String> = args
             .exprs()
             .iter()
-            .map(|e| match e {
-                Expr::Literal(
-                    ScalarValue::Utf8(Some(s))
-                    | ScalarValue::LargeUtf8(Some(s))
-                    | ScalarValue::Utf8View(Some(s)),
-                    _,
-                ) => Ok(s.clone()),
-                other => Err(DataFusionError::Plan(format!(
-                    "{name}() takes string literals: {usage}; got {other}"
-                ))),
+            .map(|e| {
+                string_literal(e).ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "{name}() takes string literals: {usage}; got {e}"
+                    ))
+                })
             })
             .collect::<DFResult<_>>()?;
         if strings.len() < function.required || strings.len() > function.args.len() {

@@ -246,7 +246,8 @@ fn is_plain_column(expr: &Expr, name: &str) -> bool {
     matches!(expr, Expr::Column(c) if c.name == name)
 }
 
-fn string_literal(expr: &Expr) -> Option<String> {
+/// The text of a string literal (any string type).
+pub(crate) fn string_literal(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Literal(
             ScalarValue::Utf8(Some(s))
