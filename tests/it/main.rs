@@ -2,6 +2,7 @@
 //! DataFusion, about 1 GB), one module per area.
 
 mod cli;
+mod cli_output;
 mod common;
 mod conformance;
 mod engine;
