@@ -13,8 +13,8 @@ use std::sync::Once;
 use chrono::{DateTime, TimeZone, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef, TimeUnit};
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef, TimeUnit};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -190,7 +190,11 @@ impl PlotData {
                 .join(", ");
             let values = ys
                 .iter()
-                .map(|y| (!y.is_null(row)).then(|| y.value(row)).filter(|v| v.is_finite()))
+                .map(|y| {
+                    (!y.is_null(row))
+                        .then(|| y.value(row))
+                        .filter(|v| v.is_finite())
+                })
                 .collect();
             self.series
                 .entry(key)
@@ -241,9 +245,11 @@ impl PlotData {
             })
             .collect();
         series.retain(|(_, p)| !p.is_empty());
-        let (t0, t1) = series.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (_, p)| {
-            (lo.min(p[0].0), hi.max(p[p.len() - 1].0))
-        });
+        let (t0, t1) = series
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (_, p)| {
+                (lo.min(p[0].0), hi.max(p[p.len() - 1].0))
+            });
         // One instant: widen to an hour around it so the axis has a span.
         let (t0, t1) = if t0 == t1 {
             (t0 - 1_800_000, t1 + 1_800_000)
@@ -266,9 +272,11 @@ impl PlotData {
         let legend = !(series.len() == 1 && series[0].0.is_empty());
         let panels = root.split_evenly((self.ys.len(), 1));
         for (panel_index, (panel, (_, y_name))) in panels.iter().zip(&self.ys).enumerate() {
-            let (lo, hi) = y_range(series.iter().flat_map(|(_, p)| {
-                p.iter().filter_map(move |(_, v)| v[panel_index])
-            }));
+            let (lo, hi) = y_range(
+                series
+                    .iter()
+                    .flat_map(|(_, p)| p.iter().filter_map(move |(_, v)| v[panel_index])),
+            );
             let mut chart = ChartBuilder::on(panel)
                 .caption(y_name, ("sans-serif", 22))
                 .margin(14)
@@ -295,7 +303,11 @@ impl PlotData {
                 let mut labelled = false;
                 for segment in segments(points, panel_index) {
                     let anno = if segment.len() == 1 {
-                        chart.draw_series(std::iter::once(Circle::new(segment[0], 3, style.filled())))
+                        chart.draw_series(std::iter::once(Circle::new(
+                            segment[0],
+                            3,
+                            style.filled(),
+                        )))
                     } else {
                         chart.draw_series(LineSeries::new(segment, style))
                     }
@@ -401,4 +413,89 @@ fn encode_png(pixels: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
     writer.write_image_data(pixels).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray, TimestampSecondArray};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        // Two hosts, one value missing: web's line breaks at t = 120 s.
+        let ts: ArrayRef = Arc::new(TimestampSecondArray::from(vec![0, 60, 120, 180, 0]));
+        let host: ArrayRef = Arc::new(StringArray::from(vec!["web", "web", "web", "web", "db"]));
+        let v: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            Some(2.0),
+            None,
+            Some(f64::NAN),
+            Some(5.0),
+        ]));
+        RecordBatch::try_from_iter([("ts", ts), ("host", host), ("v", v)]).unwrap()
+    }
+
+    #[test]
+    fn columns_are_picked_by_type() {
+        let data = PlotData::new(&batch().schema()).unwrap();
+        assert_eq!((data.x, data.keys.clone()), (0, vec![1]));
+        assert_eq!(data.ys, [(2, "v".to_string())]);
+        let no_time = RecordBatch::try_from_iter([(
+            "v",
+            Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(matches!(
+            PlotData::new(&no_time.schema()),
+            Err(PlotError::NoTimestamp(cols)) if cols == "v"
+        ));
+    }
+
+    #[test]
+    fn points_are_grouped_by_key_in_milliseconds_and_nulls_break_lines() {
+        let mut data = PlotData::new(&batch().schema()).unwrap();
+        data.push(&batch()).unwrap();
+        assert_eq!(data.series["db"], [(0, vec![Some(5.0)])]);
+        let web = &data.series["web"];
+        assert_eq!(
+            web.iter().map(|p| p.0).collect::<Vec<_>>(),
+            [0, 60_000, 120_000, 180_000]
+        );
+        // NaN is dropped like a null; the one run of values is [0, 60 s].
+        let runs = segments(web, 0);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].iter().map(|p| p.1).collect::<Vec<_>>(), [1.0, 2.0]);
+    }
+
+    #[test]
+    fn y_ranges_have_room() {
+        assert_eq!(y_range([0.0, 20.0].into_iter()), (-1.0, 21.0));
+        assert_eq!(y_range([2.0].into_iter()), (1.0, 3.0));
+        assert_eq!(y_range(std::iter::empty()), (0.0, 1.0));
+    }
+
+    #[test]
+    fn an_svg_names_every_series_and_the_png_has_the_panel_size() {
+        let mut data = PlotData::new(&batch().schema()).unwrap();
+        data.push(&batch()).unwrap();
+        let svg = String::from_utf8(data.render(ImageKind::Svg).unwrap()).unwrap();
+        let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+        assert!(texts.contains(&"web") && texts.contains(&"db"), "{svg}");
+        let png = data.render(ImageKind::Png).unwrap();
+        let info = png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .unwrap();
+        assert_eq!(
+            (info.info().width, info.info().height),
+            (WIDTH, PANEL_HEIGHT)
+        );
+        assert!(matches!(
+            PlotData::new(&batch().schema())
+                .unwrap()
+                .render(ImageKind::Png),
+            Err(PlotError::Empty)
+        ));
+    }
 }

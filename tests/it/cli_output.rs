@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimestampMillisecondType};
 use serde_json::{json, Value};
 
@@ -76,16 +76,29 @@ fn arrow_batches(path: &Path) -> Vec<datafusion::arrow::array::RecordBatch> {
         .unwrap()
 }
 
+/// Runs ddstream with `args` writing `format` (parquet or arrow) to `stem.format`, and reads
+/// the file back.
+fn binary_output(
+    format: &str,
+    args: &[&str],
+    stem: &Path,
+) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let path = stem.with_extension(format);
+    let mut all = vec!["--format", format, "-o", path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    ok(&ddstream(&all));
+    if format == "parquet" {
+        parquet_batches(&path)
+    } else {
+        arrow_batches(&path)
+    }
+}
+
 /// Runs `sql` with `--format format` and returns the number of rows, read back with a parser
 /// of that format (parquet and arrow through a file).
 fn rows_in(format: &str, sql: &str, dir: &Path) -> usize {
     match format {
-        "table" => table_rows(&ok(&ddstream(&[
-            "--simulate",
-            "--max-rows",
-            "inf",
-            sql,
-        ]))),
+        "table" => table_rows(&ok(&ddstream(&["--simulate", "--max-rows", "inf", sql]))),
         "csv" => csv_records(&ok(&ddstream(&["--simulate", "--format", "csv", sql]))).len(),
         "json" => {
             let text = ok(&ddstream(&["--simulate", "--format", "json", sql]));
@@ -102,20 +115,7 @@ fn rows_in(format: &str, sql: &str, dir: &Path) -> usize {
             text.lines().count()
         }
         "parquet" | "arrow" => {
-            let path = dir.join(format!("out.{format}"));
-            ok(&ddstream(&[
-                "--simulate",
-                "--format",
-                format,
-                "-o",
-                path.to_str().unwrap(),
-                sql,
-            ]));
-            let batches = if format == "parquet" {
-                parquet_batches(&path)
-            } else {
-                arrow_batches(&path)
-            };
+            let batches = binary_output(format, &["--simulate", sql], &dir.join("out"));
             batches.iter().map(|b| b.num_rows()).sum()
         }
         other => unreachable!("{other}"),
@@ -125,7 +125,8 @@ fn rows_in(format: &str, sql: &str, dir: &Path) -> usize {
 #[test]
 fn every_table_and_function_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
-    let six_hours = "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T06:00:00Z'";
+    let six_hours =
+        "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T06:00:00Z'";
     let hour = "ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z'";
     // The expected counts follow from the granularities: 6 h of 1 min, 1 h of 1 min for 3
     // hosts, 24 hourly chunks for 3 hosts, 24 hours, 3 hosts, 6 h of 5 min for 3 hosts.
@@ -178,8 +179,18 @@ const TYPES_SQL: &str = "SELECT \
     FROM (VALUES (1), (2)) AS t(i) ORDER BY i";
 
 const COLUMNS: [&str; 12] = [
-    "list", "large_list", "num_map", "str_map", "struct", "view", "dict", "ts_tz", "dec", "nan",
-    "pos_inf", "neg_inf",
+    "list",
+    "large_list",
+    "num_map",
+    "str_map",
+    "struct",
+    "view",
+    "dict",
+    "ts_tz",
+    "dec",
+    "nan",
+    "pos_inf",
+    "neg_inf",
 ];
 
 /// The first row as JSON (NaN and ±Inf have no JSON form: null), written out by hand.
@@ -201,7 +212,12 @@ fn json_row() -> Value {
 }
 
 fn null_row() -> Value {
-    Value::Object(COLUMNS.iter().map(|c| (c.to_string(), Value::Null)).collect())
+    Value::Object(
+        COLUMNS
+            .iter()
+            .map(|c| (c.to_string(), Value::Null))
+            .collect(),
+    )
 }
 
 #[test]
@@ -223,7 +239,10 @@ fn every_arrow_type_in_every_format() {
     // CSV: nested values as JSON text, NaN and infinities as text, nulls empty.
     let csv_text = run("csv");
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
-    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS);
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        COLUMNS
+    );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 2);
     let want = json_row();
@@ -233,7 +252,15 @@ fn every_arrow_type_in_every_format() {
     }
     assert_eq!(
         records[0].iter().skip(5).collect::<Vec<_>>(),
-        ["view", "dict", "2026-01-01T02:00:00+02:00", "12.34", "NaN", "inf", "-inf"]
+        [
+            "view",
+            "dict",
+            "2026-01-01T02:00:00+02:00",
+            "12.34",
+            "NaN",
+            "inf",
+            "-inf"
+        ]
     );
     assert!(records[1].iter().all(str::is_empty), "{:?}", &records[1]);
 
@@ -255,19 +282,7 @@ fn every_arrow_type_in_every_format() {
     // Parquet keeps every type; Arrow IPC too, with the dictionary decoded (an IPC file holds
     // one dictionary per column for all batches).
     for format in ["parquet", "arrow"] {
-        let path = dir.path().join(format!("types.{format}"));
-        ok(&ddstream(&[
-            "--format",
-            format,
-            "-o",
-            path.to_str().unwrap(),
-            TYPES_SQL,
-        ]));
-        let batches = if format == "parquet" {
-            parquet_batches(&path)
-        } else {
-            arrow_batches(&path)
-        };
+        let batches = binary_output(format, &[TYPES_SQL], &dir.path().join("types"));
         let schema = batches[0].schema();
         let types: Vec<String> = schema
             .fields()
@@ -281,7 +296,11 @@ fn every_arrow_type_in_every_format() {
                 other => other.to_string(),
             })
             .collect();
-        let dict = if format == "parquet" { "Dictionary" } else { "Utf8" };
+        let dict = if format == "parquet" {
+            "Dictionary"
+        } else {
+            "Utf8"
+        };
         assert_eq!(
             types,
             [
@@ -334,11 +353,15 @@ fn several_statements_make_one_document() {
 
     // One SELECT (after a CREATE) stays a plain array of rows.
     let one = format!("CREATE EXTERNAL TABLE load STORED AS DATADOG_V1 LOCATION 'system.load.1{{*}}' OPTIONS ('granularity' '1h'); SELECT count(*) AS n FROM load WHERE {}", day("ts"));
-    let doc: Value = serde_json::from_str(&ok(&ddstream(&["--simulate", "--format", "json", &one]))).unwrap();
+    let doc: Value =
+        serde_json::from_str(&ok(&ddstream(&["--simulate", "--format", "json", &one]))).unwrap();
     assert_eq!(doc, json!([{"n": 24}]));
 
     let ndjson = ok(&ddstream(&["--simulate", "--format", "ndjson", &sql]));
-    let rows: Vec<Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 27);
     assert!(rows[..3].iter().all(|r| r.get("n").is_some()));
     assert!(rows[3..].iter().all(|r| r.get("avg").is_some()));
@@ -354,7 +377,10 @@ fn several_statements_make_one_document() {
     let table = ok(&ddstream(&["--simulate", &sql]));
     assert_eq!(table.matches("| scope").count(), 1);
     assert_eq!(table.matches("| ts").count(), 1);
-    assert!(table.contains("3 rows\n\n+") && table.ends_with("24 rows\n"), "{table}");
+    assert!(
+        table.contains("3 rows\n\n+") && table.ends_with("24 rows\n"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -362,14 +388,33 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let sql = two_results();
     let template = dir.path().join("out_{n}.parquet");
-    ok(&ddstream(&["--simulate", "--format", "parquet", "-o", template.to_str().unwrap(), &sql]));
+    ok(&ddstream(&[
+        "--simulate",
+        "--format",
+        "parquet",
+        "-o",
+        template.to_str().unwrap(),
+        &sql,
+    ]));
     let counts: Vec<usize> = (1..=2)
-        .map(|n| parquet_batches(&dir.path().join(format!("out_{n}.parquet"))).iter().map(|b| b.num_rows()).sum())
+        .map(|n| {
+            parquet_batches(&dir.path().join(format!("out_{n}.parquet")))
+                .iter()
+                .map(|b| b.num_rows())
+                .sum()
+        })
         .collect();
     assert_eq!(counts, [3, 24]);
 
     let json_template = dir.path().join("out_{n}.json");
-    ok(&ddstream(&["--simulate", "--format", "json", "-o", json_template.to_str().unwrap(), &sql]));
+    ok(&ddstream(&[
+        "--simulate",
+        "--format",
+        "json",
+        "-o",
+        json_template.to_str().unwrap(),
+        &sql,
+    ]));
     for (n, rows) in [(1, 3), (2, 24)] {
         let text = std::fs::read_to_string(dir.path().join(format!("out_{n}.json"))).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
@@ -379,16 +424,31 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     // Without {n}, Parquet and Arrow refuse before running anything: no file, no request.
     for format in ["parquet", "arrow"] {
         let path = dir.path().join(format!("all.{format}"));
-        let err = failed(&ddstream(&["--simulate", "--format", format, "-o", path.to_str().unwrap(), &sql]));
+        let err = failed(&ddstream(&[
+            "--simulate",
+            "--format",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+            &sql,
+        ]));
         assert!(
-            err.contains("2 statements that return rows") && err.contains(&format!("-o 'out_{{n}}.{format}'")),
+            err.contains("2 statements that return rows")
+                && err.contains(&format!("-o 'out_{{n}}.{format}'")),
             "{err}"
         );
         assert!(!path.exists());
     }
     // Text formats hold them all in one file, as on standard output.
     let path = dir.path().join("all.json");
-    ok(&ddstream(&["--simulate", "--format", "json", "-o", path.to_str().unwrap(), &sql]));
+    ok(&ddstream(&[
+        "--simulate",
+        "--format",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+        &sql,
+    ]));
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(doc.as_array().unwrap().len(), 2);
 }
@@ -413,7 +473,14 @@ fn a_failed_run_leaves_no_truncated_file() {
         day("ts")
     );
     for format in FORMATS {
-        let err = failed(&ddstream(&["--simulate", "--format", format, "-o", path.to_str().unwrap(), &sql]));
+        let err = failed(&ddstream(&[
+            "--simulate",
+            "--format",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+            &sql,
+        ]));
         assert!(err.contains("Cannot cast"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n", "{format}");
         assert_eq!(entries(dir.path()), ["out.csv"], "{format}");
@@ -424,7 +491,13 @@ fn a_failed_run_leaves_no_truncated_file() {
 fn errors_name_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/out.csv");
-    let err = failed(&ddstream(&["--format", "csv", "-o", missing.to_str().unwrap(), "SELECT 1"]));
+    let err = failed(&ddstream(&[
+        "--format",
+        "csv",
+        "-o",
+        missing.to_str().unwrap(),
+        "SELECT 1",
+    ]));
     assert_eq!(
         err.trim(),
         format!(
@@ -436,45 +509,97 @@ fn errors_name_the_path() {
     // A directory where the file should go.
     let taken = dir.path().join("taken");
     std::fs::create_dir(&taken).unwrap();
-    let err = failed(&ddstream(&["--format", "csv", "-o", taken.to_str().unwrap(), "SELECT 1"]));
-    assert!(err.contains(&format!("cannot write {}", taken.display())), "{err}");
+    let err = failed(&ddstream(&[
+        "--format",
+        "csv",
+        "-o",
+        taken.to_str().unwrap(),
+        "SELECT 1",
+    ]));
+    assert!(
+        err.contains(&format!("cannot write {}", taken.display())),
+        "{err}"
+    );
     assert_eq!(entries(dir.path()), ["taken"]);
 
-    let err = failed(&ddstream(&["--plot", "chart.jpg", "SELECT now() AS t, 1 AS v"]));
-    assert!(err.contains("--plot chart.jpg: the file name must end in .png or .svg"), "{err}");
+    let err = failed(&ddstream(&[
+        "--plot",
+        "chart.jpg",
+        "SELECT now() AS t, 1 AS v",
+    ]));
+    assert!(
+        err.contains("--plot chart.jpg: the file name must end in .png or .svg"),
+        "{err}"
+    );
     let chart = dir.path().join("c.png");
-    let err = failed(&ddstream(&["--plot", chart.to_str().unwrap(), "SELECT 1 AS v"]));
-    assert!(err.contains("needs a timestamp column for the x axis (its columns: v)"), "{err}");
+    let err = failed(&ddstream(&[
+        "--plot",
+        chart.to_str().unwrap(),
+        "SELECT 1 AS v",
+    ]));
+    assert!(
+        err.contains("needs a timestamp column for the x axis (its columns: v)"),
+        "{err}"
+    );
     assert!(!chart.exists());
 }
 
 #[test]
 fn empty_results_print_the_header() {
     let sql = "SELECT ts, avg FROM datadog_v1 WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-01T01:00:00Z' AND avg < -1";
-    assert_eq!(ok(&ddstream(&["--simulate", "--format", "csv", sql])), "ts,avg\n");
+    assert_eq!(
+        ok(&ddstream(&["--simulate", "--format", "csv", sql])),
+        "ts,avg\n"
+    );
     assert_eq!(
         ok(&ddstream(&["--simulate", sql])),
         "+----+-----+\n| ts | avg |\n+----+-----+\n+----+-----+\n0 rows\n"
     );
-    assert_eq!(ok(&ddstream(&["--simulate", "--format", "json", sql])), "[]\n");
-    assert_eq!(ok(&ddstream(&["--simulate", "--format", "ndjson", sql])), "");
+    assert_eq!(
+        ok(&ddstream(&["--simulate", "--format", "json", sql])),
+        "[]\n"
+    );
+    assert_eq!(
+        ok(&ddstream(&["--simulate", "--format", "ndjson", sql])),
+        ""
+    );
 }
 
 #[test]
 fn the_table_caps_rows_like_datafusion_cli() {
-    let sql = format!("SELECT ts, avg FROM datadog_v1 WHERE {} ORDER BY ts", day("ts"));
+    let sql = format!(
+        "SELECT ts, avg FROM datadog_v1 WHERE {} ORDER BY ts",
+        day("ts")
+    );
     let data_rows = |text: &str| text.lines().filter(|l| l.starts_with("| 2026")).count();
     let capped = ok(&ddstream(&["--simulate", &sql]));
     assert_eq!(data_rows(&capped), 40);
-    assert!(capped.ends_with("1440 rows (first 40 shown; --max-rows inf shows all)\n"), "{capped}");
+    assert!(
+        capped.ends_with("1440 rows (first 40 shown; --max-rows inf shows all)\n"),
+        "{capped}"
+    );
     let five = ok(&ddstream(&["--simulate", "--max-rows", "5", &sql]));
     assert_eq!(data_rows(&five), 5);
     assert!(five.contains("| 2026-01-01T00:04:00Z |") && !five.contains("T00:05:00Z"));
     let all = ok(&ddstream(&["--simulate", "--max-rows", "inf", &sql]));
     assert_eq!(data_rows(&all), 1440);
     assert!(all.ends_with("\n1440 rows\n"));
-    let err = failed(&ddstream(&["--simulate", "--max-rows", "lots", &sql]));
-    assert!(err.contains("expected a number of rows or 'inf'"), "{err}");
+    // A clap error (its exit code is clap's business, not the output's).
+    let out = ddstream(&["--simulate", "--max-rows", "lots", &sql]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("expected a number of rows or 'inf'"),
+        "{err}"
+    );
+}
+
+/// Waits for `child` (its stderr piped) to exit: its status and stderr.
+fn finish(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (child.wait().unwrap(), stderr)
 }
 
 #[test]
@@ -494,9 +619,7 @@ fn a_closed_pipe_ends_quietly() {
             .read_line(&mut first)
             .unwrap();
         assert!(!first.is_empty());
-        let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-        let status = child.wait().unwrap();
+        let (status, stderr) = finish(child);
         assert!(status.success(), "{format}: {status:?} {stderr}");
         assert_eq!(stderr, "", "{format}");
     }
@@ -516,7 +639,7 @@ fn an_interrupted_run_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("month.parquet");
     // 30 days are 180 requests of 4 h: far longer than it takes to interrupt.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ddstream"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ddstream"))
         .args([
             "--base-url",
             &sim.base_url(),
@@ -545,9 +668,7 @@ fn an_interrupted_run_leaves_no_file() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
+    let (status, stderr) = finish(child);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(entries(dir.path()), Vec::<String>::new());
@@ -560,9 +681,17 @@ const HOURLY_BY_HOST: &str = "SELECT date_bin(interval '1 hour', ts) AS hour, sc
 fn plot_draws_the_hourly_by_host_query() {
     let dir = tempfile::tempdir().unwrap();
     let png_path = dir.path().join("cpu.png");
-    let table = ok(&ddstream(&["--simulate", "--plot", png_path.to_str().unwrap(), HOURLY_BY_HOST]));
+    let table = ok(&ddstream(&[
+        "--simulate",
+        "--plot",
+        png_path.to_str().unwrap(),
+        HOURLY_BY_HOST,
+    ]));
     // The result is still printed.
-    assert!(table.ends_with("72 rows (first 40 shown; --max-rows inf shows all)\n"), "{table}");
+    assert!(
+        table.ends_with("72 rows (first 40 shown; --max-rows inf shows all)\n"),
+        "{table}"
+    );
 
     let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(&png_path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
@@ -593,10 +722,21 @@ fn plot_draws_the_hourly_by_host_query() {
     assert!(hues.iter().filter(|&&n| n > 300).count() >= 3, "{hues:?}");
 
     let svg_path = dir.path().join("cpu.svg");
-    ok(&ddstream(&["--simulate", "--plot", svg_path.to_str().unwrap(), HOURLY_BY_HOST]));
+    ok(&ddstream(&[
+        "--simulate",
+        "--plot",
+        svg_path.to_str().unwrap(),
+        HOURLY_BY_HOST,
+    ]));
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.contains("width=\"1200\"") && svg.contains("height=\"400\""));
-    for text in ["host:db-1", "host:web-1", "host:web-2", "time (UTC) from 2026-01-01 00:00", "cpu"] {
+    for text in [
+        "host:db-1",
+        "host:web-1",
+        "host:web-2",
+        "time (UTC) from 2026-01-01 00:00",
+        "cpu",
+    ] {
         assert!(svg.contains(text), "{text}");
     }
     assert!(svg.matches("<polyline").count() >= 3);
@@ -607,9 +747,21 @@ fn plot_takes_one_chart_per_result_set() {
     let dir = tempfile::tempdir().unwrap();
     let sql = format!("{HOURLY_BY_HOST}; {HOURLY_BY_HOST}");
     let single = dir.path().join("c.svg");
-    let err = failed(&ddstream(&["--simulate", "--plot", single.to_str().unwrap(), &sql]));
+    let err = failed(&ddstream(&[
+        "--simulate",
+        "--plot",
+        single.to_str().unwrap(),
+        &sql,
+    ]));
     assert!(err.contains("--plot 'chart_{n}.png'"), "{err}");
     let numbered = dir.path().join("c_{n}.svg");
-    ok(&ddstream(&["--simulate", "--format", "csv", "--plot", numbered.to_str().unwrap(), &sql]));
+    ok(&ddstream(&[
+        "--simulate",
+        "--format",
+        "csv",
+        "--plot",
+        numbered.to_str().unwrap(),
+        &sql,
+    ]));
     assert_eq!(entries(dir.path()), ["c_1.svg", "c_2.svg"]);
 }

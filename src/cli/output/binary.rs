@@ -164,3 +164,44 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod ipc_tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, AsArray, DictionaryArray};
+    use datafusion::arrow::datatypes::Int32Type;
+
+    use super::*;
+
+    #[test]
+    fn batches_with_different_dictionaries_fit_one_ipc_file() {
+        let batch = |values: Vec<&str>| {
+            let dict: DictionaryArray<Int32Type> = values.into_iter().collect();
+            RecordBatch::try_from_iter([("d", Arc::new(dict) as _)]).unwrap()
+        };
+        let (a, b) = (batch(vec!["x", "y"]), batch(vec!["z"]));
+        // arrow's own file writer refuses the second dictionary.
+        let mut plain = FileWriter::try_new(Vec::new(), &a.schema()).unwrap();
+        plain.write(&a).unwrap();
+        assert!(plain.write(&b).is_err());
+
+        let mut writer = IpcWriter::try_new(Vec::new(), &a.schema()).unwrap();
+        writer.write(&a).unwrap();
+        writer.write(&b).unwrap();
+        let bytes = writer.finish().unwrap();
+        let reader =
+            datafusion::arrow::ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
+                .unwrap();
+        let values: Vec<String> = reader
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let s = b.column(0).as_string::<i32>();
+                (0..s.len())
+                    .map(|i| s.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(values, ["x", "y", "z"]);
+    }
+}

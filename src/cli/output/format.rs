@@ -75,16 +75,12 @@ impl<W: Write + Send> FormatWriter<W> {
         max_rows: MaxRows,
     ) -> Result<Self, EncodeError> {
         Ok(match format {
-            OutputFormat::Table => FormatWriter::Table(TableWriter::new(
-                out,
-                SchemaRef::clone(schema),
-                max_rows,
-            )),
+            OutputFormat::Table => {
+                FormatWriter::Table(TableWriter::new(out, SchemaRef::clone(schema), max_rows))
+            }
             OutputFormat::Csv => FormatWriter::Csv(CsvWriter::new(out, schema)),
             OutputFormat::Json => FormatWriter::Json(super::json::writer_builder().build(out)),
-            OutputFormat::Ndjson => {
-                FormatWriter::Ndjson(super::json::writer_builder().build(out))
-            }
+            OutputFormat::Ndjson => FormatWriter::Ndjson(super::json::writer_builder().build(out)),
             OutputFormat::Parquet => FormatWriter::Parquet(parquet_writer(out, schema)?),
             OutputFormat::Arrow => FormatWriter::Arrow(IpcWriter::try_new(out, schema)?),
         })

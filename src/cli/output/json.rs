@@ -192,9 +192,8 @@ mod tests {
     #[test]
     fn maps_with_number_keys_are_objects_with_text_keys() {
         let mut out = Vec::new();
-        let mut w = writer_builder().build::<_, datafusion::arrow::json::writer::LineDelimited>(
-            &mut out,
-        );
+        let mut w =
+            writer_builder().build::<_, datafusion::arrow::json::writer::LineDelimited>(&mut out);
         w.write(&float_keyed_map()).unwrap();
         w.finish().unwrap();
         drop(w);
@@ -209,7 +208,11 @@ mod tests {
         let batch = float_keyed_map();
         let flat = nested_as_json_text(&batch).unwrap();
         assert_eq!(flat.schema().field(0).data_type(), &DataType::Utf8);
-        let text = flat.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let text = flat
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         assert_eq!(text.value(0), r#"{"1.5":2,"2.5":null}"#);
         assert!(text.is_null(1));
         assert_eq!(flat_schema(&batch.schema()), flat.schema());

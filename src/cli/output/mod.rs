@@ -230,7 +230,11 @@ impl Run {
             (_, Some(sink)) => sink,
             (None, None) => Sink::stdout(),
         };
-        let shared = self.options.output.as_deref().is_none_or(|p| !is_numbered(p));
+        let shared = self
+            .options
+            .output
+            .as_deref()
+            .is_none_or(|p| !is_numbered(p));
         if shared && n > 1 {
             let separator: &[u8] = match format {
                 OutputFormat::Table | OutputFormat::Csv => b"\n",
@@ -352,9 +356,9 @@ impl ResultSet<'_> {
     /// Writes one batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), OutputError> {
         if let Some(w) = &mut self.writer {
-            w.writer.write(batch).map_err(|e| {
-                encode_error(self.run.options.format, &w.label, &w.failure, e)
-            })?;
+            w.writer
+                .write(batch)
+                .map_err(|e| encode_error(self.run.options.format, &w.label, &w.failure, e))?;
         }
         if let Some((path, data)) = &mut self.plot {
             data.push(batch).map_err(|e| OutputError::Plot {

@@ -30,9 +30,10 @@ impl std::str::FromStr for MaxRows {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim() {
             "inf" | "all" | "unlimited" => Ok(MaxRows::Unlimited),
-            n => n.parse().map(MaxRows::Limited).map_err(|_| {
-                format!("expected a number of rows or 'inf' (all rows), got '{s}'")
-            }),
+            n => n
+                .parse()
+                .map(MaxRows::Limited)
+                .map_err(|_| format!("expected a number of rows or 'inf' (all rows), got '{s}'")),
         }
     }
 }

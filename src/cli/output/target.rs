@@ -60,20 +60,18 @@ impl Sink {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temp = builder
-            .tempfile_in(dir)
-            .map_err(|e| OutputError::Create {
-                path: path.display().to_string(),
-                reason: match e.kind() {
-                    io::ErrorKind::NotFound => {
-                        format!("the directory {} does not exist", dir.display())
-                    }
-                    io::ErrorKind::PermissionDenied => {
-                        format!("permission denied in {}", dir.display())
-                    }
-                    _ => strip_os_error(&e),
-                },
-            })?;
+        let temp = builder.tempfile_in(dir).map_err(|e| OutputError::Create {
+            path: path.display().to_string(),
+            reason: match e.kind() {
+                io::ErrorKind::NotFound => {
+                    format!("the directory {} does not exist", dir.display())
+                }
+                io::ErrorKind::PermissionDenied => {
+                    format!("permission denied in {}", dir.display())
+                }
+                _ => strip_os_error(&e),
+            },
+        })?;
         Ok(Self {
             dest: Dest::File {
                 out: BufWriter::new(temp),
