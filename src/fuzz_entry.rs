@@ -179,9 +179,9 @@ pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    for adapter in crate::sql::ADAPTERS {
-        let _ = crate::sql::table_from_json(adapter, text);
+    for vendor in crate::sql::VENDORS {
+        let _ = crate::sql::table_from_json(vendor.name(), text);
     }
     let _ = toml::from_str::<toml::Value>(text);
-    let _ = crate::sql::options::parse_duration("fuzz", text);
+    let _ = crate::sql::config::values::parse_duration("fuzz", text);
 }

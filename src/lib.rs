@@ -28,5 +28,6 @@ pub mod transport;
 
 pub use error::{to_datafusion_error, Error, Result};
 pub use sql::{
-    register, register_functions, register_sql_surface, DatadogKind, DatadogTable, DatadogV1Table,
+    register, register_functions, register_sql_surface, ApiTable, DatadogBuilder, DatadogKind,
+    TableDefaults,
 };

@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use ddstream::simulator::{Simulator, SimulatorConfig};
-use ddstream::sql::{register_sql_surface, DatadogConfig, DatadogTable};
+use ddstream::sql::{register_sql_surface, DatadogConfig, TableDefaults};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One connection: a fresh session with the simulator's tables.
@@ -41,10 +41,13 @@ impl Db {
                 query: query.into(),
                 ..defaults.clone()
             };
-            let table = DatadogTable::new(config, None).expect("table");
+            let table = config.into_table(None).expect("table");
             ctx.register_table(name, Arc::new(table)).expect("register");
         }
-        register_sql_surface(&ctx, defaults);
+        register_sql_surface(
+            &ctx,
+            TableDefaults::without_env().with("base_url", base_url),
+        );
         ddstream::register_functions(&ctx);
         Self { ctx }
     }

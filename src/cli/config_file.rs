@@ -12,10 +12,15 @@ use std::path::Path;
 
 use datafusion::prelude::SessionContext;
 
+use crate::sql::TableDefaults;
 use crate::{Error, Result};
 
 /// Reads `path` and registers every table in it.
-pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<String>> {
+pub fn register_from_file(
+    ctx: &SessionContext,
+    path: &Path,
+    defaults: &TableDefaults,
+) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
     let is_toml = path
@@ -69,12 +74,12 @@ pub fn register_from_file(ctx: &SessionContext, path: &Path) -> Result<Vec<Strin
                 return Err(Error::config(format!(
                 "table '{name}' in {} needs an adapter, e.g. adapter = \"datadog_v1\" (one of {})",
                 path.display(),
-                crate::sql::ADAPTERS.join(", ")
+                crate::sql::registry::vendor_names()
             )))
             }
         };
         let json = serde_json::Value::Object(options).to_string();
-        crate::sql::register(ctx, &adapter, &name, &json)
+        crate::sql::register_with(ctx, &adapter, &name, &json, defaults)
             .map_err(|e| Error::config(format!("table '{name}' in {}: {e}", path.display())))?;
         names.push(name);
     }

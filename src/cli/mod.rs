@@ -18,7 +18,7 @@ use datafusion::sql::parser::DFParser;
 
 pub use output::{is_broken_pipe, MaxRows, OutputFormat};
 
-use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, DatadogTable};
+use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, TableDefaults};
 
 /// Query HTTP APIs (Datadog, generic REST) with SQL.
 #[derive(Debug, Parser)]
@@ -116,15 +116,17 @@ async fn setup_tables(
     ctx: &SessionContext,
     args: &Args,
 ) -> DFResult<Option<crate::simulator::Simulator>> {
-    let mut defaults = DatadogConfig::from_env();
-    defaults.base_url = args.base_url.clone();
+    let mut defaults = TableDefaults::default();
+    if let Some(url) = &args.base_url {
+        defaults = defaults.with("base_url", url.clone());
+    }
     let mut simulator = None;
     if args.simulate {
         let sim = crate::simulator::Simulator::start(Default::default())
             .await
             .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
-        defaults.base_url = Some(sim.base_url());
-        defaults.credentials = Default::default();
+        // Every Datadog table of the session goes to the simulator, with no real keys.
+        defaults = TableDefaults::without_env().with("base_url", sim.base_url());
         // One table per Datadog API on the simulator's CPU metric, by host for v2.
         for (kind, query) in [
             (DatadogKind::V1, "system.cpu.user{*}"),
@@ -134,18 +136,23 @@ async fn setup_tables(
             ),
             (DatadogKind::V2Scalar, "avg:system.cpu.user{*} by {host}"),
         ] {
-            let mut table_config = defaults.clone().with_kind(kind);
-            table_config.query = query.to_string();
-            let table =
-                DatadogTable::new(table_config, None).map_err(crate::to_datafusion_error)?;
-            ctx.register_table(kind.adapter_name(), Arc::new(table))?;
+            let config = serde_json::json!({ "query": query }).to_string();
+            crate::sql::register_with(
+                ctx,
+                kind.adapter_name(),
+                kind.adapter_name(),
+                &config,
+                &defaults,
+            )
+            .map_err(crate::to_datafusion_error)?;
         }
         simulator = Some(sim);
     }
-    register_sql_surface(ctx, defaults);
     if let Some(path) = &args.config {
-        config_file::register_from_file(ctx, path).map_err(crate::to_datafusion_error)?;
+        config_file::register_from_file(ctx, path, &defaults)
+            .map_err(crate::to_datafusion_error)?;
     }
+    register_sql_surface(ctx, defaults);
     Ok(simulator)
 }
 
@@ -219,18 +226,11 @@ async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<()> {
 
 async fn validate(base_url: Option<String>) -> DFResult<()> {
     let mut config = DatadogConfig::from_env();
-    config.query = "system.cpu.user{*}".into();
     config.base_url = base_url;
-    let table = DatadogTable::new(config, None).map_err(crate::to_datafusion_error)?;
-    table
-        .validate_credentials()
+    crate::sql::validate_credentials(&config, None)
         .await
         .map_err(crate::to_datafusion_error)?;
-    let target = table
-        .config()
-        .base_url
-        .clone()
-        .unwrap_or_else(|| table.config().site.clone());
+    let target = config.base_url.clone().unwrap_or(config.site);
     println!("credentials valid for {target}");
     Ok(())
 }
@@ -244,8 +244,8 @@ fn parse_rate_limit(raw: &str) -> DFResult<crate::simulator::RateLimit> {
     };
     let (limit, period) = raw.split_once('/').ok_or_else(bad)?;
     let limit: u32 = limit.trim().parse().map_err(|_| bad())?;
-    let period =
-        crate::sql::options::parse_duration("--rate-limit", period.trim()).map_err(|_| bad())?;
+    let period = crate::sql::config::values::parse_duration("--rate-limit", period.trim())
+        .map_err(|_| bad())?;
     if limit == 0 || period.is_zero() {
         return Err(bad());
     }

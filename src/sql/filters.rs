@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use datafusion::scalar::ScalarValue;
+
+use super::buckets::{bucket_of, Bucket};
 
 /// Sorted, disjoint, half-open ranges `[start, end)` in epoch ms; `i64::MIN`/`i64::MAX` stand for
 /// unbounded ends.
@@ -20,7 +21,7 @@ impl RangeSet {
         RangeSet(vec![(i64::MIN, i64::MAX)])
     }
 
-    fn single(start: i64, end: i64) -> Self {
+    pub(crate) fn single(start: i64, end: i64) -> Self {
         if start < end {
             RangeSet(vec![(start, end)])
         } else {
@@ -83,17 +84,17 @@ impl PushedFilters {
     }
 }
 
-/// True when the scan applies `expr` exactly (so DataFusion may drop its filter).
-pub fn is_pushable(expr: &Expr, time_column: &str, string_columns: &[&str]) -> bool {
-    time_ranges(expr, time_column).is_some()
-        || string_columns.iter().any(|c| query_set(expr, c).is_some())
-}
-
-/// Combines the pushable filters (AND-ed, as DataFusion passes them); others are ignored.
-pub fn push_down(filters: &[Expr], time_column: &str, string_columns: &[&str]) -> PushedFilters {
+/// Combines the pushable filters (AND-ed, as DataFusion passes them): comparisons of
+/// `time_column` (if the table has one) and equality filters on `string_columns`; others are
+/// ignored.
+pub fn push_down(
+    filters: &[Expr],
+    time_column: Option<&str>,
+    string_columns: &[&str],
+) -> PushedFilters {
     let mut pushed = PushedFilters::default();
     for f in filters {
-        if let Some(r) = time_ranges(f, time_column) {
+        if let Some(r) = time_column.and_then(|c| time_ranges(f, c)) {
             pushed.time = Some(match pushed.time {
                 Some(t) => t.intersect(&r),
                 None => r,
@@ -123,10 +124,10 @@ pub fn time_ranges(expr: &Expr, column: &str) -> Option<RangeSet> {
             }
             Operator::Or => Some(time_ranges(left, column)?.union(&time_ranges(right, column)?)),
             _ => {
-                if is_column(left, column) {
-                    comparison(*op, literal_ms(right)?)
-                } else if is_column(right, column) {
-                    comparison(op.swap()?, literal_ms(left)?)
+                if let Some(bucket) = bucket_of(left, column) {
+                    bucket_comparison(bucket, *op, literal_ms(right)?)
+                } else if let Some(bucket) = bucket_of(right, column) {
+                    bucket_comparison(bucket, op.swap()?, literal_ms(left)?)
                 } else {
                     None
                 }
@@ -137,11 +138,32 @@ pub fn time_ranges(expr: &Expr, column: &str) -> Option<RangeSet> {
             negated: false,
             low,
             high,
-        }) if is_column(expr, column) => {
-            let low = comparison(Operator::GtEq, literal_ms(low)?)?;
-            let high = comparison(Operator::LtEq, literal_ms(high)?)?;
+        }) => {
+            let bucket = bucket_of(expr, column)?;
+            let low = bucket_comparison(bucket, Operator::GtEq, literal_ms(low)?)?;
+            let high = bucket_comparison(bucket, Operator::LtEq, literal_ms(high)?)?;
             Some(low.intersect(&high))
         }
+        _ => None,
+    }
+}
+
+/// The instants whose `bucket` compares with the literal `(floor ms, exact?)` as `op` says.
+fn bucket_comparison(bucket: Bucket, op: Operator, literal: (i64, bool)) -> Option<RangeSet> {
+    if bucket == Bucket::Instant {
+        return comparison(op, literal);
+    }
+    let (floor, exact) = literal;
+    if exact {
+        return bucket.comparison(op, floor);
+    }
+    // Bucket starts are whole ms: against a literal between floor and floor + 1 ms, `>` and
+    // `>=` mean `>= floor + 1`, `<` and `<=` mean `< floor + 1`, and `=` holds nowhere.
+    let next = floor.checked_add(1)?;
+    match op {
+        Operator::Gt | Operator::GtEq => bucket.comparison(Operator::GtEq, next),
+        Operator::Lt | Operator::LtEq => bucket.comparison(Operator::Lt, next),
+        Operator::Eq => Some(RangeSet(vec![])),
         _ => None,
     }
 }
@@ -161,31 +183,8 @@ fn comparison(op: Operator, (floor, exact): (i64, bool)) -> Option<RangeSet> {
     })
 }
 
-fn is_column(expr: &Expr, name: &str) -> bool {
-    match expr {
-        Expr::Column(c) => c.name == name,
-        // A cast to ms or a finer unit, in any zone, keeps the column's instants.
-        Expr::Cast(c) => keeps_instants(c.field.data_type()) && is_column(&c.expr, name),
-        Expr::TryCast(c) => keeps_instants(c.field.data_type()) && is_column(&c.expr, name),
-        _ => false,
-    }
-}
-
-/// A cast to a timestamp of millisecond or finer unit keeps every instant of a ms column; a cast
-/// to seconds truncates, so it is not the column.
-fn keeps_instants(t: &DataType) -> bool {
-    use datafusion::arrow::datatypes::TimeUnit;
-    matches!(
-        t,
-        DataType::Timestamp(
-            TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
-            _
-        )
-    )
-}
-
 /// A timestamp or date literal as (floor in epoch ms, whether it is a whole ms).
-fn literal_ms(expr: &Expr) -> Option<(i64, bool)> {
+pub(crate) fn literal_ms(expr: &Expr) -> Option<(i64, bool)> {
     let value = match expr {
         Expr::Literal(v, _) => v.clone(),
         Expr::Cast(c) => match c.expr.as_ref() {
@@ -262,6 +261,7 @@ fn string_literal(expr: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{cast, col, lit};
 
     fn ts_ms(v: i64) -> Expr {
@@ -300,7 +300,11 @@ mod tests {
             time_ranges(&a.clone().or(c), "ts"),
             Some(RangeSet(vec![(0, 25)]))
         );
-        let pushed = push_down(&[a.or(b), col("ts").gt_eq(ts_ms(5))], "ts", &["query"]);
+        let pushed = push_down(
+            &[a.or(b), col("ts").gt_eq(ts_ms(5))],
+            Some("ts"),
+            &["query"],
+        );
         assert_eq!(pushed.time, Some(RangeSet(vec![(5, 10), (20, 30)])));
         // Inverted: empty, not an error.
         let inverted = col("ts").gt(ts_ms(10)).and(col("ts").lt(ts_ms(5)));
@@ -330,6 +334,53 @@ mod tests {
     }
 
     #[test]
+    fn bucket_functions_of_ts_push_as_ranges() {
+        use datafusion::functions::datetime::expr_fn::{date_bin, date_trunc};
+        let day = 86_400_000;
+        let d = |days: i64| ts_ms(days * day);
+        // date_trunc('day', ts) = day 10 is [day 10, day 11).
+        let e = date_trunc(lit("day"), col("ts")).eq(d(10));
+        assert_eq!(
+            time_ranges(&e, "ts"),
+            Some(RangeSet(vec![(10 * day, 11 * day)]))
+        );
+        // date_bin(1 hour, ts) >= 10:30 starts at 11:00.
+        let hour = lit(ScalarValue::new_interval_mdn(0, 0, 3_600_000_000_000));
+        let e = date_bin(
+            hour,
+            col("ts"),
+            lit(ScalarValue::TimestampMillisecond(Some(0), None)),
+        )
+        .gt_eq(ts_ms(10 * 3_600_000 + 1_800_000));
+        assert_eq!(
+            time_ranges(&e, "ts"),
+            Some(RangeSet(vec![(11 * 3_600_000, i64::MAX)]))
+        );
+        // CAST(ts AS DATE) BETWEEN day 3 AND day 4 is [day 3, day 5).
+        let e = cast(col("ts"), DataType::Date32).between(
+            lit(ScalarValue::Date32(Some(3))),
+            lit(ScalarValue::Date32(Some(4))),
+        );
+        assert_eq!(
+            time_ranges(&e, "ts"),
+            Some(RangeSet(vec![(3 * day, 5 * day)]))
+        );
+        // A cast to whole seconds floors: = 1 s is [1000, 2000).
+        let secs = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Second, None);
+        let e = cast(col("ts"), secs).eq(lit(ScalarValue::TimestampSecond(Some(1), None)));
+        assert_eq!(time_ranges(&e, "ts"), Some(RangeSet(vec![(1000, 2000)])));
+        // A month interval has no fixed width: not pushed.
+        let month = lit(ScalarValue::new_interval_mdn(1, 0, 0));
+        let e = date_bin(
+            month,
+            col("ts"),
+            lit(ScalarValue::TimestampMillisecond(Some(0), None)),
+        )
+        .eq(d(0));
+        assert_eq!(time_ranges(&e, "ts"), None);
+    }
+
+    #[test]
     fn other_filters_are_not_pushed() {
         for expr in [
             col("avg").gt(lit(1.0)),
@@ -337,13 +388,9 @@ mod tests {
             col("ts").gt(ts_ms(1)).or(col("avg").gt(lit(1.0))),
             col("ts").gt(col("ts")),
             col("query").like(lit("a%")),
-            cast(
-                col("ts"),
-                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Second, None),
-            )
-            .eq(ts_ms(1000)),
         ] {
-            assert!(!is_pushable(&expr, "ts", &["query"]), "{expr}");
+            assert!(time_ranges(&expr, "ts").is_none(), "{expr}");
+            assert!(query_set(&expr, "query").is_none(), "{expr}");
         }
     }
 
@@ -365,7 +412,7 @@ mod tests {
                 col("query").in_list(vec![lit("a"), lit("b")], false),
                 col("query").eq(lit("b")),
             ],
-            "ts",
+            Some("ts"),
             &["query", "name"],
         );
         assert_eq!(

@@ -1,24 +1,27 @@
-//! The SQL surface on DataFusion: API tables ([`DatadogTable`]), the scan plan
-//! ([`ApiScanExec`]), filter pushdown, and registration (JSON config, `CREATE EXTERNAL TABLE`,
-//! table functions).
+//! The SQL surface on DataFusion: one table type for every API ([`ApiTable`] over a vendor's
+//! [`TableSpec`]), one factory and table function ([`factory`]), one list of vendors
+//! ([`registry`]), typed configuration ([`config`]), the vendors themselves ([`vendors`]), the
+//! scan plan ([`ApiScanExec`]), filter pushdown ([`filters`]) and the downsampling functions.
 
-pub mod datadog_config;
-mod datadog_table;
+mod buckets;
+pub mod config;
+pub mod factory;
 pub mod filters;
 pub mod functions;
-pub mod options;
-mod register;
-pub mod rest_config;
-mod rest_table;
+pub mod registry;
 pub mod scan;
+pub mod table;
+pub mod vendors;
 
-pub use datadog_config::{DatadogConfig, DatadogKind, DatadogV1Config};
-pub use datadog_table::{DatadogTable, DatadogTableBuilder, DatadogV1Table};
+pub use factory::{ApiTableFactory, ApiTableFunction};
 pub use functions::register_functions;
-pub use register::{
-    register, register_sql_surface, table_from_json, DatadogFactory, DatadogFunction, RestFactory,
-    ADAPTERS,
+pub use registry::{
+    register, register_sql_surface, register_vendor, register_with, table_from_json, vendor,
+    TableDefaults, Vendor, VENDORS,
 };
-pub use rest_config::{RestConfig, RestKind};
-pub use rest_table::RestTable;
-pub use scan::{ApiScanExec, ScanParams};
+pub use scan::{ApiScanExec, ScanParams, ScanShape};
+pub use table::{ApiTable, TableSpec};
+pub use vendors::datadog::{
+    validate_credentials, DatadogBuilder, DatadogConfig, DatadogConfigKey, DatadogKind, DatadogSpec,
+};
+pub use vendors::rest::{RestConfig, RestConfigKey, RestKind, RestSpec};

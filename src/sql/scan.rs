@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result as DFResult;
@@ -22,11 +23,29 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use super::options::format_duration;
+use super::config::values::format_duration;
 use crate::engine::{
-    format_ms_range, Cursor, Engine, EngineMetrics, MetricsSnapshot, Plan, TimeWindow,
+    format_ms_range, Cursor, Engine, EngineMetrics, MetricsSnapshot, Plan as FetchPlan, TimeWindow,
 };
 use crate::to_datafusion_error;
+
+/// What a scan walks: time windows cut into partitions, or one page/token sequence.
+#[derive(Debug, Clone)]
+pub enum ScanShape {
+    /// Contiguous slices of the time range, one per output partition, each cut into windows
+    /// that start at `chunk` long and adapt to the API.
+    Windows {
+        /// The time ranges of each partition.
+        partitions: Vec<Vec<TimeWindow>>,
+        /// Initial window length.
+        chunk: Duration,
+    },
+    /// One sequence of pages or tokens from `first`, in one partition.
+    Sequence {
+        /// The first cursor.
+        first: Cursor,
+    },
+}
 
 /// Everything one scan runs, decided by the table's `scan()`.
 #[derive(Debug, Clone)]
@@ -35,13 +54,8 @@ pub struct ScanParams {
     pub adapter: &'static str,
     /// One engine per query, run one after the other in every partition.
     pub engines: Vec<(String, Engine)>,
-    /// The time ranges of each partition (contiguous slices of the whole window).
-    pub partitions: Vec<Vec<TimeWindow>>,
-    /// For page/token APIs: the first cursor of the one sequence to run (then `partitions`
-    /// is unused and the scan has one partition).
-    pub sequence: Option<Cursor>,
-    /// Initial window length.
-    pub chunk: Duration,
+    /// Windows or a sequence.
+    pub shape: ScanShape,
     /// Extra `key=value` pairs for EXPLAIN (granularity, prefetch depth, ...).
     pub details: Vec<(&'static str, String)>,
     /// Column indices of the adapter schema to output.
@@ -61,10 +75,19 @@ pub struct ApiScanExec {
 
 impl ScanParams {
     fn partition_count(&self) -> usize {
-        if self.sequence.is_some() {
-            1
-        } else {
-            self.partitions.len().max(1)
+        match &self.shape {
+            ScanShape::Windows { partitions, .. } => partitions.len().max(1),
+            ScanShape::Sequence { .. } => 1,
+        }
+    }
+
+    /// The time ranges of `partition` (none for a sequence).
+    fn ranges(&self, partition: usize) -> &[TimeWindow] {
+        match &self.shape {
+            ScanShape::Windows { partitions, .. } => {
+                partitions.get(partition).map_or(&[], Vec::as_slice)
+            }
+            ScanShape::Sequence { .. } => &[],
         }
     }
 }
@@ -92,7 +115,6 @@ impl ApiScanExec {
     }
 
     fn fields(&self) -> Vec<(&'static str, String)> {
-        let whole: Vec<TimeWindow> = self.params.partitions.iter().flatten().copied().collect();
         let mut out = vec![
             ("adapter", self.params.adapter.to_string()),
             (
@@ -108,13 +130,16 @@ impl ApiScanExec {
                 ),
             ),
         ];
-        match &self.params.sequence {
-            Some(first) => out.push(("start", first.to_string())),
-            None => out.push(("window", format_ms_range(&whole))),
+        match &self.params.shape {
+            ScanShape::Sequence { first } => out.push(("start", first.to_string())),
+            ScanShape::Windows { partitions, .. } => {
+                let whole: Vec<TimeWindow> = partitions.iter().flatten().copied().collect();
+                out.push(("window", format_ms_range(&whole)));
+            }
         }
         out.extend(self.params.details.iter().cloned());
-        if self.params.sequence.is_none() {
-            out.push(("chunk", format_duration(self.params.chunk)));
+        if let ScanShape::Windows { chunk, .. } = &self.params.shape {
+            out.push(("chunk", format_duration(*chunk)));
         }
         out.push(("partitions", self.params.partition_count().to_string()));
         let names: Vec<String> = self
@@ -187,21 +212,16 @@ impl ExecutionPlan for ApiScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
-        let ranges = self
-            .params
-            .partitions
-            .get(partition)
-            .cloned()
-            .unwrap_or_default();
+        let ranges = self.params.ranges(partition);
         let batch_size = context.session_config().batch_size();
         let shared = Arc::new(EngineMetrics::default());
-        let plan = match &self.params.sequence {
-            Some(first) => Plan::Sequence {
+        let plan = match &self.params.shape {
+            ScanShape::Sequence { first } => FetchPlan::Sequence {
                 first: first.clone(),
             },
-            None => Plan::Windows {
-                ranges,
-                chunk: self.params.chunk,
+            ScanShape::Windows { chunk, .. } => FetchPlan::Windows {
+                ranges: ranges.to_vec(),
+                chunk: *chunk,
             },
         };
         let limit = self.params.limit;
@@ -219,21 +239,13 @@ impl ExecutionPlan for ApiScanExec {
             })
             .collect();
         // The whole range of this partition times the queries: progress = done / total.
-        let total_ms: i64 = self
-            .params
-            .partitions
-            .get(partition)
-            .into_iter()
-            .flatten()
-            .map(TimeWindow::len_ms)
-            .sum();
+        let total_ms: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
         MetricBuilder::new(&self.metrics)
             .counter("range_total_ms", partition)
             .add(total_ms as usize * self.params.engines.len());
-        let mut publisher = MetricsPublisher::new(&self.metrics, partition, shared);
+        let publisher = MetricsPublisher::new(&self.metrics, partition, shared);
         let projection = self.params.projection.clone();
-        let stream = futures::stream::iter(streams).flatten().map(move |item| {
-            publisher.publish();
+        let batches = futures::stream::iter(streams).flatten().map(move |item| {
             let batch = item.map_err(to_datafusion_error)?;
             match &projection {
                 Some(p) => Ok(batch.project(p)?),
@@ -242,12 +254,44 @@ impl ExecutionPlan for ApiScanExec {
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
-            stream,
+            Publishing {
+                inner: Box::pin(batches),
+                publisher,
+            },
         )))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+}
+
+/// A partition's batches, publishing the engine counters with each batch, when the partition
+/// ends, and when it is dropped early (a LIMIT, a cancelled query): the requests that brought
+/// no rows (the last empty page, a failed window) count too.
+struct Publishing {
+    inner: futures::stream::BoxStream<'static, DFResult<RecordBatch>>,
+    publisher: MetricsPublisher,
+}
+
+impl futures::Stream for Publishing {
+    type Item = DFResult<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = self.inner.poll_next_unpin(cx);
+        if polled.is_ready() {
+            self.publisher.publish();
+        }
+        polled
+    }
+}
+
+impl Drop for Publishing {
+    fn drop(&mut self) {
+        self.publisher.publish();
     }
 }
 
@@ -302,88 +346,5 @@ impl MetricsPublisher {
         self.range_done_ms
             .add(delta(now.done_ms, self.last.done_ms));
         self.last = now;
-    }
-}
-
-/// Splits `ranges` into at most `n` partitions of about equal total length, cutting only on
-/// multiples of `align_ms`.
-pub fn partition_ranges(ranges: &[TimeWindow], n: usize, align_ms: i64) -> Vec<Vec<TimeWindow>> {
-    use crate::engine::cursor::floor_to;
-    let total: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
-    if total == 0 {
-        return vec![];
-    }
-    let n = n.max(1) as i64;
-    // Cut points on the concatenated timeline, mapped back to instants and aligned down.
-    let mut cuts: Vec<i64> = Vec::new();
-    for i in 1..n {
-        let mut offset = total * i / n;
-        for r in ranges {
-            if offset < r.len_ms() {
-                let cut = floor_to(r.start_ms + offset, align_ms.max(1)).max(r.start_ms);
-                if cuts.last().is_none_or(|last| cut > *last) {
-                    cuts.push(cut);
-                }
-                break;
-            }
-            offset -= r.len_ms();
-        }
-    }
-    let mut out: Vec<Vec<TimeWindow>> = vec![Vec::new()];
-    let mut next_cut = cuts.iter().peekable();
-    for r in ranges.iter().filter(|r| !r.is_empty()) {
-        let mut start = r.start_ms;
-        while start < r.end_ms {
-            if next_cut.peek().is_some_and(|c| **c <= start) {
-                next_cut.next();
-                if !out.last().is_some_and(Vec::is_empty) {
-                    out.push(Vec::new());
-                }
-                continue;
-            }
-            let end = next_cut.peek().map_or(r.end_ms, |c| (**c).min(r.end_ms));
-            if let Some(part) = out.last_mut() {
-                part.push(TimeWindow::new(start, end));
-            }
-            start = end;
-        }
-    }
-    out.retain(|p| !p.is_empty());
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn total(parts: &[Vec<TimeWindow>]) -> i64 {
-        parts.iter().flatten().map(TimeWindow::len_ms).sum()
-    }
-
-    #[test]
-    fn partitions_cover_the_ranges_exactly_once() {
-        let day = 86_400_000;
-        let ranges = [TimeWindow::new(0, day)];
-        let parts = partition_ranges(&ranges, 4, 60_000);
-        assert_eq!(parts.len(), 4);
-        assert_eq!(total(&parts), day);
-        let flat: Vec<_> = parts.iter().flatten().collect();
-        for pair in flat.windows(2) {
-            assert_eq!(pair[0].end_ms, pair[1].start_ms);
-            assert_eq!(pair[0].end_ms % 60_000, 0);
-        }
-        // Two disjoint ranges over three partitions.
-        let ranges = [
-            TimeWindow::new(0, 3_600_000),
-            TimeWindow::new(7_200_000, 14_400_000),
-        ];
-        let parts = partition_ranges(&ranges, 3, 60_000);
-        assert!(parts.len() <= 3);
-        assert_eq!(total(&parts), 3_600_000 + 7_200_000);
-        // Tiny range, many partitions.
-        let parts = partition_ranges(&[TimeWindow::new(0, 120_000)], 8, 60_000);
-        assert_eq!(total(&parts), 120_000);
-        assert!(parts.len() <= 2);
-        assert!(partition_ranges(&[], 4, 1).is_empty());
     }
 }

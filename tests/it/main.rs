@@ -2,6 +2,7 @@
 //! DataFusion, about 1 GB), one module per area.
 
 mod cli;
+mod cli_config;
 mod cli_output;
 mod common;
 mod conformance;
@@ -9,4 +10,6 @@ mod engine;
 mod faults;
 mod rest;
 mod robustness;
+mod scan_metrics;
 mod sql;
+mod toy_vendor;

@@ -7,7 +7,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use ddstream::simulator::FaultKind;
 use ddstream::simulator::SimulatorConfig;
-use ddstream::sql::{DatadogConfig, DatadogKind, DatadogTable};
+use ddstream::sql::{DatadogBuilder, DatadogConfig, DatadogKind};
 
 use crate::common::*;
 
@@ -33,7 +33,7 @@ async fn text(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<Stri
 #[tokio::test]
 async fn builder_registers_a_working_table() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let table = DatadogTable::builder(DatadogKind::V1)
+    let table = DatadogBuilder::new(DatadogKind::V1)
         .query("system.cpu.user{*}")
         .granularity("60s")
         .base_url(sim.base_url())
@@ -143,14 +143,14 @@ async fn keys_never_appear_in_logs_debug_explain_or_errors() {
         config.set("api_key", "SECRET-API-KEY-123").unwrap();
         config.set("app_key", "SECRET-APP-KEY-456").unwrap();
         shown.push(format!("{config:?}"));
-        let table = DatadogTable::new(config.clone(), None).unwrap();
+        let table = config.clone().into_table(None).unwrap();
         shown.push(format!("{table:?}"));
         ctx.register_table(name, Arc::new(table)).unwrap();
         // The same table with a wrong key: the API's 403 message, no key.
         config.set("api_key", "SECRET-WRONG-KEY-000").unwrap();
         ctx.register_table(
             format!("{name}_wrong"),
-            Arc::new(DatadogTable::new(config, None).unwrap()),
+            Arc::new(config.into_table(None).unwrap()),
         )
         .unwrap();
     }

@@ -31,21 +31,12 @@ pub fn parse_granularity(text: &str) -> Result<i64> {
     )
 }
 
-/// `N unit` with unit s/sec/second(s), m/min/minute(s), h/hour(s), d/day(s); N > 0.
+/// An interval in whole seconds, read by the same parser as duration options (`'15 minutes'`,
+/// `'30s'`, `'2h'`, `'1w'`), so a granularity means the same in a table option and in SQL.
 fn parse_interval(t: &str) -> Option<i64> {
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    if digits == 0 {
-        return None;
-    }
-    let n: i64 = t[..digits].parse().ok()?;
-    let unit = match t[digits..].trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86400,
-        _ => return None,
-    };
-    (n > 0).then(|| n.checked_mul(unit)).flatten()
+    let d = crate::sql::config::values::parse_duration("granularity", t).ok()?;
+    let secs = i64::try_from(d.as_secs()).ok()?;
+    (secs > 0 && d.subsec_nanos() == 0).then_some(secs)
 }
 
 #[cfg(test)]
@@ -60,6 +51,10 @@ mod tests {
         assert_eq!(parse_granularity("15 minutes").ok(), Some(900));
         assert_eq!(parse_granularity("30s").ok(), Some(30));
         assert!(parse_granularity("0 minutes").is_err());
+        // The units of duration options, too; not a fraction of a second.
+        assert_eq!(parse_granularity("1w").ok(), Some(7 * 86400));
+        assert_eq!(parse_granularity("2 hr").ok(), Some(7200));
+        assert!(parse_granularity("1500ms").is_err());
         let err = parse_granularity("weeks")
             .map(|_| ())
             .unwrap_err()

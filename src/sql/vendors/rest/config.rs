@@ -4,15 +4,18 @@
 //! errors.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::str::FromStr;
 
 use http::Method;
 
-use super::options::{json_scalar_text, parse_bool, parse_count, parse_duration};
 use crate::adapters::datadog::parse_base_url;
 use crate::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFormat};
 use crate::adapters::rest::{Paging, ParamLocation, RestOptions, TokenSource, Value};
 use crate::adapters::Secret;
+use crate::sql::config::values::{parse_bool, parse_count};
+use crate::sql::config::{
+    names, normalized_key, suffix_after, CommonConfigKey, FetchSettings, KeyDoc, OptionValue,
+};
 use crate::{Error, Result};
 
 /// Which paging a REST table uses.
@@ -50,127 +53,278 @@ impl RestKind {
         Self::ALL.into_iter().find(|k| k.adapter_name() == name)
     }
 
-    /// The options this kind accepts, with what they mean.
-    pub fn options(self) -> Vec<(&'static str, &'static str)> {
-        let specific: &[(&str, &str)] = match self {
-            RestKind::Page => PAGE_OPTIONS,
-            RestKind::Token => TOKEN_OPTIONS,
-        };
-        COMMON_OPTIONS.iter().chain(specific).copied().collect()
+    /// The keys a table of this kind accepts, in documentation order; families such as
+    /// `params.<name>` appear once, with an empty name.
+    pub fn keys(self) -> Vec<RestConfigKey> {
+        use RestConfigKey as K;
+        let mut keys = vec![
+            K::Url,
+            K::Method,
+            K::Param(String::new()),
+            K::Header(String::new()),
+            K::Body,
+            K::ParamsIn,
+            K::Records,
+            K::Columns,
+            K::ColumnPointer(String::new()),
+            K::ColumnFormat(String::new()),
+            K::HasMore,
+            K::TimeColumn,
+            K::StartParam,
+            K::EndParam,
+            K::TimeFormat,
+            K::OnTypeError,
+            K::PageSizeParam,
+            K::PageSize,
+            K::MaxPages,
+        ];
+        keys.extend(CommonConfigKey::ALL.into_iter().map(K::Common));
+        match self {
+            RestKind::Page => keys.extend([
+                K::PageParam,
+                K::FirstPage,
+                K::Total,
+                K::TotalPages,
+                K::StopOnShortPage,
+            ]),
+            RestKind::Token => keys.extend([
+                K::TokenParam,
+                K::NextToken,
+                K::NextTokenFromLastRecord,
+                K::NextLink,
+            ]),
+        }
+        keys
     }
 
-    fn option_names(self) -> String {
-        self.options()
-            .iter()
-            .map(|(k, _)| *k)
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// Whether a table of this kind takes `key`.
+    pub fn accepts(self, key: &RestConfigKey) -> bool {
+        self.keys().contains(&key.family())
+    }
+
+    /// Every option of this kind with what it means.
+    pub fn docs(self) -> Vec<KeyDoc> {
+        self.keys().iter().map(RestConfigKey::doc).collect()
     }
 }
 
-const COMMON_OPTIONS: &[(&str, &str)] = &[
-    (
-        "url",
-        "the endpoint (LOCATION), e.g. 'https://api.example.com/v1/events'",
-    ),
-    ("method", "GET (default) or POST"),
-    (
-        "params.<name>",
-        "a static query parameter; '${ENV_VAR}' values are secrets",
-    ),
-    (
-        "headers.<name>",
-        "a static header, e.g. 'headers.authorization' = 'Bearer ${TOKEN}'",
-    ),
-    (
-        "body",
-        "JSON object sent with POST; paging fields are added to it",
-    ),
-    (
-        "params_in",
-        "where paging and time parameters go: query (GET default) or body (POST default)",
-    ),
-    (
-        "records",
-        "JSON pointer to the records array, e.g. '/data' ('' = the body is the array)",
-    ),
-    (
-        "column.<name>",
-        "JSON pointer of a column inside a record (default '/<name>')",
-    ),
-    (
-        "column.<name>.format",
-        "timestamp column format: auto, rfc3339, epoch_s, epoch_ms",
-    ),
-    (
-        "has_more",
-        "JSON pointer to a boolean that is false on the last page",
-    ),
-    (
-        "time_column",
-        "the column the API can filter by time (enables ts pushdown)",
-    ),
-    (
-        "start_param",
-        "parameter carrying the start of the time range",
-    ),
-    ("end_param", "parameter carrying the end of the time range"),
-    (
-        "time_format",
-        "format of start/end parameters: rfc3339 (default), epoch_s, epoch_ms",
-    ),
-    (
-        "on_type_error",
-        "error (default) or null: what a value of the wrong type becomes",
-    ),
-    ("page_size_param", "parameter carrying the page size"),
-    ("page_size", "records per page asked for (default 100)"),
-    (
-        "max_pages",
-        "most pages one query may fetch (default 100000)",
-    ),
-    ("prefetch_depth", "requests in flight (default 2)"),
-    ("max_retries", "retries per request (default 8)"),
-    (
-        "request_timeout",
-        "time allowed for one request (default 60s)",
-    ),
-    ("connect_timeout", "time allowed to connect (default 10s)"),
-    (
-        "allow_http",
-        "allow plain http to non-loopback hosts (default false)",
-    ),
-];
+/// A REST table option.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RestConfigKey {
+    /// `url` (alias `location`).
+    Url,
+    /// `method`.
+    Method,
+    /// `params.<name>`: a static query parameter.
+    Param(String),
+    /// `headers.<name>`: a static header.
+    Header(String),
+    /// `body`: the POST body template.
+    Body,
+    /// `params_in`: where paging and time parameters go.
+    ParamsIn,
+    /// `records`: the records array.
+    Records,
+    /// `columns`: the column list (JSON configs).
+    Columns,
+    /// `column.<name>`: a column's pointer.
+    ColumnPointer(String),
+    /// `column.<name>.format`: a timestamp column's format.
+    ColumnFormat(String),
+    /// `has_more`.
+    HasMore,
+    /// `time_column`.
+    TimeColumn,
+    /// `start_param`.
+    StartParam,
+    /// `end_param`.
+    EndParam,
+    /// `time_format`.
+    TimeFormat,
+    /// `on_type_error`.
+    OnTypeError,
+    /// `page_size_param`.
+    PageSizeParam,
+    /// `page_size`.
+    PageSize,
+    /// `max_pages`.
+    MaxPages,
+    /// `page_param` (page_api).
+    PageParam,
+    /// `first_page` (page_api).
+    FirstPage,
+    /// `total` (page_api).
+    Total,
+    /// `total_pages` (page_api).
+    TotalPages,
+    /// `stop_on_short_page` (page_api).
+    StopOnShortPage,
+    /// `token_param` (token_api).
+    TokenParam,
+    /// `next_token` (token_api).
+    NextToken,
+    /// `next_token_from_last_record` (token_api).
+    NextTokenFromLastRecord,
+    /// `next_link` (token_api).
+    NextLink,
+    /// A fetch key every vendor has.
+    Common(CommonConfigKey),
+}
 
-const PAGE_OPTIONS: &[(&str, &str)] = &[
-    ("page_param", "the page-number parameter (default 'page')"),
-    ("first_page", "number of the first page, 0 or 1 (default 1)"),
-    (
-        "total",
-        "JSON pointer to the total number of records (enables parallel prefetch)",
-    ),
-    ("total_pages", "JSON pointer to the total number of pages"),
-    (
-        "stop_on_short_page",
-        "a page shorter than page_size is the last (default true when page_size_param is set)",
-    ),
-];
-
-const TOKEN_OPTIONS: &[(&str, &str)] = &[
-    ("token_param", "the token parameter (default 'cursor')"),
-    (
-        "next_token",
-        "JSON pointer to the next token, e.g. '/meta/next'",
-    ),
+/// The keys without a name inside, with their names.
+const PLAIN_KEYS: &[(&str, RestConfigKey)] = &[
+    ("url", RestConfigKey::Url),
+    ("method", RestConfigKey::Method),
+    ("body", RestConfigKey::Body),
+    ("params_in", RestConfigKey::ParamsIn),
+    ("records", RestConfigKey::Records),
+    ("columns", RestConfigKey::Columns),
+    ("has_more", RestConfigKey::HasMore),
+    ("time_column", RestConfigKey::TimeColumn),
+    ("start_param", RestConfigKey::StartParam),
+    ("end_param", RestConfigKey::EndParam),
+    ("time_format", RestConfigKey::TimeFormat),
+    ("on_type_error", RestConfigKey::OnTypeError),
+    ("page_size_param", RestConfigKey::PageSizeParam),
+    ("page_size", RestConfigKey::PageSize),
+    ("max_pages", RestConfigKey::MaxPages),
+    ("page_param", RestConfigKey::PageParam),
+    ("first_page", RestConfigKey::FirstPage),
+    ("total", RestConfigKey::Total),
+    ("total_pages", RestConfigKey::TotalPages),
+    ("stop_on_short_page", RestConfigKey::StopOnShortPage),
+    ("token_param", RestConfigKey::TokenParam),
+    ("next_token", RestConfigKey::NextToken),
     (
         "next_token_from_last_record",
-        "JSON pointer inside the last record giving the next token (Stripe: '/id')",
+        RestConfigKey::NextTokenFromLastRecord,
     ),
-    (
-        "next_link",
-        "true: follow the Link header's rel=\"next\" URL (GitHub)",
-    ),
+    ("next_link", RestConfigKey::NextLink),
 ];
+
+impl RestConfigKey {
+    /// The key with any name inside it removed: `params.x` -> `params.<name>`.
+    fn family(&self) -> RestConfigKey {
+        use RestConfigKey as K;
+        match self {
+            K::Param(_) => K::Param(String::new()),
+            K::Header(_) => K::Header(String::new()),
+            K::ColumnPointer(_) => K::ColumnPointer(String::new()),
+            K::ColumnFormat(_) => K::ColumnFormat(String::new()),
+            other => other.clone(),
+        }
+    }
+
+    /// What the key means, with its default.
+    pub fn doc(&self) -> KeyDoc {
+        use RestConfigKey as K;
+        let doc = match self {
+            K::Url => "the endpoint (LOCATION), e.g. 'https://api.example.com/v1/events'",
+            K::Method => "GET (default) or POST",
+            K::Param(_) => "a static query parameter; '${ENV_VAR}' values are secrets",
+            K::Header(_) => "a static header, e.g. 'headers.authorization' = 'Bearer ${TOKEN}'",
+            K::Body => "JSON object sent with POST; paging fields are added to it",
+            K::ParamsIn => {
+                "where paging and time parameters go: query (GET default) or body (POST default)"
+            }
+            K::Records => {
+                "JSON pointer to the records array, e.g. '/data' ('' = the body is the array)"
+            }
+            K::Columns => {
+                "JSON configs: the columns, [{\"name\", \"type\", \"pointer\", \"format\"}] (SQL: the column list)"
+            }
+            K::ColumnPointer(_) => "JSON pointer of a column inside a record (default '/<name>')",
+            K::ColumnFormat(_) => "timestamp column format: auto, rfc3339, epoch_s, epoch_ms",
+            K::HasMore => "JSON pointer to a boolean that is false on the last page",
+            K::TimeColumn => "the column the API can filter by time (enables its pushdown)",
+            K::StartParam => "parameter carrying the start of the time range",
+            K::EndParam => "parameter carrying the end of the time range",
+            K::TimeFormat => {
+                "format of start/end parameters: rfc3339 (default), epoch_s, epoch_ms"
+            }
+            K::OnTypeError => "error (default) or null: what a value of the wrong type becomes",
+            K::PageSizeParam => "parameter carrying the page size",
+            K::PageSize => "records per page asked for (default 100)",
+            K::MaxPages => "most pages one query may fetch (default 100000)",
+            K::PageParam => "the page-number parameter (default 'page')",
+            K::FirstPage => "number of the first page, 0 or 1 (default 1)",
+            K::Total => "JSON pointer to the total number of records (enables parallel prefetch)",
+            K::TotalPages => "JSON pointer to the total number of pages",
+            K::StopOnShortPage => {
+                "a page shorter than page_size is the last (default true when page_size_param is set)"
+            }
+            K::TokenParam => "the token parameter (default 'cursor')",
+            K::NextToken => "JSON pointer to the next token, e.g. '/meta/next'",
+            K::NextTokenFromLastRecord => {
+                "JSON pointer inside the last record giving the next token (Stripe: '/id')"
+            }
+            K::NextLink => "true: follow the Link header's rel=\"next\" URL (GitHub)",
+            K::Common(c) => return c.doc(),
+        };
+        KeyDoc {
+            name: self.name(),
+            doc,
+        }
+    }
+}
+
+impl RestConfigKey {
+    /// The key's name; a family's pattern (`params.<name>`) for a named key.
+    pub fn name(&self) -> &'static str {
+        use RestConfigKey as K;
+        match self {
+            K::Param(_) => "params.<name>",
+            K::Header(_) => "headers.<name>",
+            K::ColumnPointer(_) => "column.<name>",
+            K::ColumnFormat(_) => "column.<name>.format",
+            K::Common(c) => c.name(),
+            plain => PLAIN_KEYS
+                .iter()
+                .find(|(_, k)| k == plain)
+                .map_or("", |(name, _)| name),
+        }
+    }
+}
+
+impl AsRef<str> for RestConfigKey {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
+impl FromStr for RestConfigKey {
+    type Err = ();
+
+    /// Accepts the names (case-insensitively, with DataFusion's `format.` prefix), `location`
+    /// for `url`, and `params.<name>`, `headers.<name>`, `column.<name>[.format]`, whose names
+    /// keep their case.
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        use RestConfigKey as K;
+        let key = normalized_key(s);
+        if key == "location" {
+            return Ok(K::Url);
+        }
+        if let Some((_, k)) = PLAIN_KEYS.iter().find(|(name, _)| *name == key) {
+            return Ok(k.clone());
+        }
+        if let Some(name) = suffix_after(s, "params.") {
+            return Ok(K::Param(name.to_string()));
+        }
+        if let Some(name) = suffix_after(s, "headers.") {
+            return Ok(K::Header(name.to_string()));
+        }
+        if let Some(name) = suffix_after(s, "column.") {
+            return Ok(
+                match name.strip_suffix(".format").filter(|n| !n.is_empty()) {
+                    Some(column) => K::ColumnFormat(column.to_string()),
+                    None => K::ColumnPointer(name.to_string()),
+                },
+            );
+        }
+        Ok(K::Common(key.parse()?))
+    }
+}
 
 /// A REST table's settings, as given.
 #[derive(Debug, Clone)]
@@ -233,16 +387,8 @@ pub struct RestConfig {
     pub next_link: bool,
     /// Most pages per query.
     pub max_pages: u64,
-    /// Prefetch depth.
-    pub prefetch_depth: usize,
-    /// Retries per request.
-    pub max_retries: u32,
-    /// Request timeout.
-    pub request_timeout: Duration,
-    /// Connect timeout.
-    pub connect_timeout: Duration,
-    /// Allow http to non-loopback hosts.
-    pub allow_http: bool,
+    /// Prefetch, retries, timeouts, http policy.
+    pub fetch: FetchSettings,
 }
 
 impl RestConfig {
@@ -278,11 +424,7 @@ impl RestConfig {
             next_token_from_last_record: None,
             next_link: false,
             max_pages: 100_000,
-            prefetch_depth: 2,
-            max_retries: 8,
-            request_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            allow_http: false,
+            fetch: FetchSettings::default(),
         }
     }
 
@@ -290,17 +432,34 @@ impl RestConfig {
         self.kind.adapter_name()
     }
 
+    /// The key `raw` names, if this kind takes it; else an error listing the valid ones.
+    pub fn key(&self, raw: &str) -> Result<RestConfigKey> {
+        raw.parse::<RestConfigKey>()
+            .ok()
+            .filter(|k| self.kind.accepts(k))
+            .ok_or_else(|| Error::UnknownOption {
+                adapter: self.name(),
+                key: normalized_key(raw),
+                accepted: names(&self.kind.docs()),
+            })
+    }
+
     /// Sets one option by name. Unknown names are an error listing the valid ones.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let raw_key = key.trim();
-        let lower = raw_key.to_ascii_lowercase();
-        let key = lower.strip_prefix("format.").unwrap_or(&lower);
-        let page = self.kind == RestKind::Page;
+        let key = self.key(key)?;
+        self.set_key(key, value)
+    }
+
+    /// Sets one typed option.
+    pub fn set_key(&mut self, key: RestConfigKey, value: &str) -> Result<()> {
+        use RestConfigKey as K;
+        let name = key.as_ref();
         let pointer =
-            |v: &str| Pointer::parse(v).map_err(|e| Error::config(format!("option '{key}': {e}")));
-        match key {
-            "url" | "location" => self.url = value.trim().to_string(),
-            "method" => {
+            |v: &str| Pointer::parse(v).map_err(|e| Error::config(format!("option '{name}': {e}")));
+        let text = || value.trim().to_string();
+        match &key {
+            K::Url => self.url = text(),
+            K::Method => {
                 self.method = match value.trim().to_ascii_uppercase().as_str() {
                     "GET" => Method::GET,
                     "POST" => Method::POST,
@@ -311,19 +470,17 @@ impl RestConfig {
                     }
                 }
             }
-            "body" => {
+            K::Body => {
                 let parsed: serde_json::Value = serde_json::from_str(value)
                     .map_err(|e| Error::config(format!("option 'body' is not JSON ({e})")))?;
-                match parsed {
-                    serde_json::Value::Object(map) => self.body = Some(map),
-                    _ => {
-                        return Err(Error::config(
-                            "option 'body' must be a JSON object, e.g. '{\"filter\": {}}'",
-                        ))
-                    }
-                }
+                self.set_body(parsed)?;
             }
-            "params_in" => {
+            K::Columns => {
+                let parsed: serde_json::Value = serde_json::from_str(value)
+                    .map_err(|e| Error::config(format!("option 'columns' is not JSON ({e})")))?;
+                self.set_columns(parsed)?;
+            }
+            K::ParamsIn => {
                 self.params_in = Some(match value.trim().to_ascii_lowercase().as_str() {
                     "query" => ParamLocation::Query,
                     "body" => ParamLocation::Body,
@@ -334,13 +491,13 @@ impl RestConfig {
                     }
                 })
             }
-            "records" => self.records = pointer(value)?,
-            "has_more" => self.has_more = Some(pointer(value)?),
-            "time_column" => self.time_column = Some(value.trim().to_string()),
-            "start_param" => self.start_param = Some(value.trim().to_string()),
-            "end_param" => self.end_param = Some(value.trim().to_string()),
-            "time_format" => self.time_format = TimeFormat::parse(value)?,
-            "on_type_error" => {
+            K::Records => self.records = pointer(value)?,
+            K::HasMore => self.has_more = Some(pointer(value)?),
+            K::TimeColumn => self.time_column = Some(text()),
+            K::StartParam => self.start_param = Some(text()),
+            K::EndParam => self.end_param = Some(text()),
+            K::TimeFormat => self.time_format = TimeFormat::parse(value)?,
+            K::OnTypeError => {
                 self.lenient_types = match value.trim().to_ascii_lowercase().as_str() {
                     "error" => false,
                     "null" => true,
@@ -351,16 +508,11 @@ impl RestConfig {
                     }
                 }
             }
-            "page_size_param" => self.page_size_param = Some(value.trim().to_string()),
-            "page_size" => self.page_size = parse_count(key, value, 1_000_000)? as u64,
-            "max_pages" => self.max_pages = parse_count(key, value, u32::MAX as u64)? as u64,
-            "prefetch_depth" => self.prefetch_depth = parse_count(key, value, 64)? as usize,
-            "max_retries" => self.max_retries = parse_count(key, value, 100)? as u32,
-            "request_timeout" => self.request_timeout = parse_duration(key, value)?,
-            "connect_timeout" => self.connect_timeout = parse_duration(key, value)?,
-            "allow_http" => self.allow_http = parse_bool(key, value)?,
-            "page_param" if page => self.page_param = value.trim().to_string(),
-            "first_page" if page => {
+            K::PageSizeParam => self.page_size_param = Some(text()),
+            K::PageSize => self.page_size = parse_count(name, value, 1_000_000)?,
+            K::MaxPages => self.max_pages = parse_count(name, value, u32::MAX as u64)?,
+            K::PageParam => self.page_param = text(),
+            K::FirstPage => {
                 self.first_page = match value.trim() {
                     "0" => 0,
                     "1" => 1,
@@ -371,85 +523,97 @@ impl RestConfig {
                     }
                 }
             }
-            "total" if page => self.total = Some(pointer(value)?),
-            "total_pages" if page => self.total_pages = Some(pointer(value)?),
-            "stop_on_short_page" if page => self.stop_on_short_page = Some(parse_bool(key, value)?),
-            "token_param" if !page => self.token_param = value.trim().to_string(),
-            "next_token" if !page => self.next_token = Some(pointer(value)?),
-            "next_token_from_last_record" if !page => {
-                self.next_token_from_last_record = Some(pointer(value)?)
+            K::Total => self.total = Some(pointer(value)?),
+            K::TotalPages => self.total_pages = Some(pointer(value)?),
+            K::StopOnShortPage => self.stop_on_short_page = Some(parse_bool(name, value)?),
+            K::TokenParam => self.token_param = text(),
+            K::NextToken => self.next_token = Some(pointer(value)?),
+            K::NextTokenFromLastRecord => self.next_token_from_last_record = Some(pointer(value)?),
+            K::NextLink => self.next_link = parse_bool(name, value)?,
+            K::Param(param) => {
+                let v = expand_env(&format!("params.{param}"), value)?;
+                self.params.retain(|(k, _)| k != param);
+                self.params.push((param.clone(), v));
             }
-            "next_link" if !page => self.next_link = parse_bool(key, value)?,
-            _ => {
-                // Names after `params.` / `headers.` / `column.` keep their case.
-                let rest = &raw_key[raw_key.len() - key.len()..];
-                if let Some(name) = rest.split_once('.').map(|(_, n)| n) {
-                    if key.starts_with("params.") {
-                        let v = expand_env(key, value)?;
-                        self.params.retain(|(k, _)| k != name);
-                        self.params.push((name.to_string(), v));
-                        return Ok(());
-                    }
-                    if key.starts_with("headers.") {
-                        let v = expand_env(key, value)?;
-                        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-                        self.headers.push((name.to_string(), v));
-                        return Ok(());
-                    }
-                    if key.starts_with("column.") {
-                        if let Some(column) = name.strip_suffix(".format") {
-                            self.column_formats
-                                .insert(column.to_string(), TimeFormat::parse(value)?);
-                        } else {
-                            self.column_pointers
-                                .insert(name.to_string(), pointer(value)?);
-                        }
-                        return Ok(());
-                    }
-                }
-                return Err(Error::UnknownOption {
-                    adapter: self.name(),
-                    key: key.to_string(),
-                    accepted: self.kind.option_names(),
-                });
+            K::Header(header) => {
+                let v = expand_env(&format!("headers.{header}"), value)?;
+                self.headers
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case(header));
+                self.headers.push((header.clone(), v));
             }
+            K::ColumnPointer(column) => {
+                self.column_pointers.insert(column.clone(), pointer(value)?);
+            }
+            K::ColumnFormat(column) => {
+                self.column_formats
+                    .insert(column.clone(), TimeFormat::parse(value)?);
+            }
+            K::Common(c) => self.fetch.set(*c, value)?,
         }
         Ok(())
+    }
+
+    fn set_body(&mut self, body: serde_json::Value) -> Result<()> {
+        match body {
+            serde_json::Value::Object(map) => {
+                self.body = Some(map);
+                Ok(())
+            }
+            _ => Err(Error::config(
+                "option 'body' must be a JSON object, e.g. '{\"filter\": {}}'",
+            )),
+        }
+    }
+
+    fn set_columns(&mut self, columns: serde_json::Value) -> Result<()> {
+        match columns {
+            serde_json::Value::Array(list) => {
+                self.columns = list
+                    .into_iter()
+                    .map(column_from_json)
+                    .collect::<Result<_>>()?;
+                Ok(())
+            }
+            _ => Err(Error::config(
+                "option 'columns' must be a list like [{\"name\": \"id\", \"type\": \"int64\", \"pointer\": \"/id\"}]",
+            )),
+        }
+    }
+
+    /// Applies one option as given: text, or (from JSON) `"params"`/`"headers"` objects,
+    /// a `"body"` object and a `"columns"` list.
+    pub fn apply(&mut self, key: &str, value: OptionValue) -> Result<()> {
+        use serde_json::Value as J;
+        let group = normalized_key(key);
+        match (group.as_str(), value) {
+            ("params" | "headers", OptionValue::Json(J::Object(entries))) => {
+                for (name, v) in entries {
+                    let text = OptionValue::Json(v).into_text(key)?;
+                    self.set(&format!("{group}.{name}"), &text)?;
+                }
+                Ok(())
+            }
+            ("body", OptionValue::Json(body)) if !body.is_string() => self.set_body(body),
+            ("columns", OptionValue::Json(columns)) if !columns.is_string() => {
+                self.set_columns(columns)
+            }
+            (_, value) => {
+                let typed = self.key(key)?;
+                let text = value.into_text(typed.as_ref())?;
+                self.set_key(typed, &text)
+            }
+        }
     }
 
     /// Applies a JSON object of options. `params` and `headers` may be objects, `body` an
     /// object, and `columns` a list of `{"name", "type", "pointer", "format"}`.
     pub fn apply_json(&mut self, json: &str) -> Result<()> {
-        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| {
-            Error::config(format!(
-                "the table config is not a JSON object of options ({e}); expected e.g. {{\"url\": \"https://...\", \"records\": \"/data\", \"columns\": [...]}}"
-            ))
-        })?;
-        for (key, value) in map {
-            use serde_json::Value as J;
-            match (key.as_str(), value) {
-                ("params" | "headers", J::Object(entries)) => {
-                    for (name, v) in entries {
-                        self.set(&format!("{key}.{name}"), &json_scalar_text(&key, v)?)?;
-                    }
-                }
-                ("body", J::Object(body)) => self.body = Some(body),
-                ("columns", J::Array(list)) => {
-                    self.columns = list
-                        .into_iter()
-                        .map(column_from_json)
-                        .collect::<Result<_>>()?;
-                }
-                ("columns", _) => {
-                    return Err(Error::config(
-                        "option 'columns' must be a list like [{\"name\": \"id\", \"type\": \"int64\", \"pointer\": \"/id\"}]",
-                    ))
-                }
-                (_, value) => {
-                    let text = json_scalar_text(&key, value)?;
-                    self.set(&key, &text)?;
-                }
-            }
+        let options = crate::sql::config::options_from_json(
+            json,
+            "{\"url\": \"https://...\", \"records\": \"/data\", \"columns\": [...]}",
+        )?;
+        for (key, value) in options {
+            self.apply(&key, value)?;
         }
         Ok(())
     }
@@ -512,7 +676,7 @@ impl RestConfig {
                 self.name()
             )));
         }
-        let mut url = parse_base_url(&self.url, self.allow_http)?;
+        let mut url = parse_base_url(&self.url, self.fetch.allow_http)?;
         let inline: Vec<(String, Value)> = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), Value::Plain(v.into_owned())))

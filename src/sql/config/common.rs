@@ -1,0 +1,184 @@
+//! The fetch knobs every table has, whatever its vendor: requests in flight, retries, HTTP
+//! timeouts, and whether plain http may leave the machine.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::values::{parse_bool, parse_count, parse_duration};
+use super::KeyDoc;
+use crate::engine::DefaultPolicy;
+use crate::transport::{given_or_http, Transport};
+use crate::Result;
+
+/// The options every vendor accepts.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommonConfigKey {
+    /// `prefetch_depth`: requests kept in flight per partition.
+    PrefetchDepth,
+    /// `max_retries`: retries per request before failing.
+    MaxRetries,
+    /// `request_timeout`: time allowed for one request.
+    RequestTimeout,
+    /// `connect_timeout`: time allowed to connect.
+    ConnectTimeout,
+    /// `allow_http`: plain http to non-loopback hosts.
+    AllowHttp,
+}
+
+impl CommonConfigKey {
+    /// Every key, in documentation order.
+    pub const ALL: [CommonConfigKey; 5] = [
+        CommonConfigKey::PrefetchDepth,
+        CommonConfigKey::MaxRetries,
+        CommonConfigKey::RequestTimeout,
+        CommonConfigKey::ConnectTimeout,
+        CommonConfigKey::AllowHttp,
+    ];
+
+    /// What the key means, with its default.
+    pub fn doc(self) -> KeyDoc {
+        let doc = match self {
+            CommonConfigKey::PrefetchDepth => "requests kept in flight per partition (default 2)",
+            CommonConfigKey::MaxRetries => "retries per request before failing (default 8)",
+            CommonConfigKey::RequestTimeout => "time allowed for one request (default 60s)",
+            CommonConfigKey::ConnectTimeout => "time allowed to connect (default 10s)",
+            CommonConfigKey::AllowHttp => "allow plain http to non-loopback hosts (default false)",
+        };
+        KeyDoc {
+            name: self.name(),
+            doc,
+        }
+    }
+}
+
+impl CommonConfigKey {
+    /// The key's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommonConfigKey::PrefetchDepth => "prefetch_depth",
+            CommonConfigKey::MaxRetries => "max_retries",
+            CommonConfigKey::RequestTimeout => "request_timeout",
+            CommonConfigKey::ConnectTimeout => "connect_timeout",
+            CommonConfigKey::AllowHttp => "allow_http",
+        }
+    }
+}
+
+impl AsRef<str> for CommonConfigKey {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
+impl FromStr for CommonConfigKey {
+    type Err = ();
+
+    /// Accepts the names case-insensitively.
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        Ok(match super::normalized_key(s).as_str() {
+            "prefetch_depth" => CommonConfigKey::PrefetchDepth,
+            "max_retries" => CommonConfigKey::MaxRetries,
+            "request_timeout" => CommonConfigKey::RequestTimeout,
+            "connect_timeout" => CommonConfigKey::ConnectTimeout,
+            "allow_http" => CommonConfigKey::AllowHttp,
+            _ => return Err(()),
+        })
+    }
+}
+
+/// The values of the [`CommonConfigKey`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Requests in flight per partition.
+    pub prefetch_depth: usize,
+    /// Retries per request.
+    pub max_retries: u32,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Allow http to non-loopback hosts.
+    pub allow_http: bool,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        Self {
+            prefetch_depth: 2,
+            max_retries: 8,
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            allow_http: false,
+        }
+    }
+}
+
+impl FetchSettings {
+    /// Sets one key from its text.
+    pub fn set(&mut self, key: CommonConfigKey, value: &str) -> Result<()> {
+        let name = key.as_ref();
+        match key {
+            CommonConfigKey::PrefetchDepth => {
+                self.prefetch_depth = parse_count(name, value, 64)? as usize
+            }
+            CommonConfigKey::MaxRetries => self.max_retries = parse_count(name, value, 100)? as u32,
+            CommonConfigKey::RequestTimeout => self.request_timeout = parse_duration(name, value)?,
+            CommonConfigKey::ConnectTimeout => self.connect_timeout = parse_duration(name, value)?,
+            CommonConfigKey::AllowHttp => self.allow_http = parse_bool(name, value)?,
+        }
+        Ok(())
+    }
+
+    /// The engine policy these settings give, before a vendor's own limits.
+    pub fn policy(&self) -> DefaultPolicy {
+        DefaultPolicy {
+            max_retries: self.max_retries,
+            prefetch_depth: self.prefetch_depth,
+            ..DefaultPolicy::default()
+        }
+    }
+
+    /// `given`, or a new HTTP client with these timeouts.
+    pub fn transport(&self, given: Option<Arc<dyn Transport>>) -> Result<Arc<dyn Transport>> {
+        given_or_http(given, self.connect_timeout, self.request_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_parses_from_its_own_name() {
+        for key in CommonConfigKey::ALL {
+            assert_eq!(key.as_ref().parse::<CommonConfigKey>(), Ok(key));
+            assert_eq!(key.doc().name, key.as_ref());
+        }
+        assert_eq!(
+            "FORMAT.Request_Timeout".parse(),
+            Ok(CommonConfigKey::RequestTimeout)
+        );
+        assert!("granularity".parse::<CommonConfigKey>().is_err());
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let mut s = FetchSettings::default();
+        s.set(CommonConfigKey::PrefetchDepth, "8").unwrap();
+        s.set(CommonConfigKey::RequestTimeout, "2m").unwrap();
+        assert_eq!(
+            (s.prefetch_depth, s.request_timeout),
+            (8, Duration::from_secs(120))
+        );
+        let err = s
+            .set(CommonConfigKey::PrefetchDepth, "0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'prefetch_depth'") && err.contains("between 1 and 64"),
+            "{err}"
+        );
+    }
+}
