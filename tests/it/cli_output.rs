@@ -76,6 +76,11 @@ fn arrow_batches(path: &Path) -> Vec<datafusion::arrow::array::RecordBatch> {
         .unwrap()
 }
 
+/// `ddstream --simulate --format format -o path sql`.
+fn simulated_to_file(format: &str, path: &str, sql: &str) -> std::process::Output {
+    ddstream(&["--simulate", "--format", format, "-o", path, sql])
+}
+
 /// Runs ddstream with `args` writing `format` (parquet or arrow) to `stem.format`, and reads
 /// the file back.
 fn binary_output(
@@ -388,14 +393,11 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let sql = two_results();
     let template = dir.path().join("out_{n}.parquet");
-    ok(&ddstream(&[
-        "--simulate",
-        "--format",
+    ok(&simulated_to_file(
         "parquet",
-        "-o",
         template.to_str().unwrap(),
         &sql,
-    ]));
+    ));
     let counts: Vec<usize> = (1..=2)
         .map(|n| {
             parquet_batches(&dir.path().join(format!("out_{n}.parquet")))
@@ -407,14 +409,11 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     assert_eq!(counts, [3, 24]);
 
     let json_template = dir.path().join("out_{n}.json");
-    ok(&ddstream(&[
-        "--simulate",
-        "--format",
+    ok(&simulated_to_file(
         "json",
-        "-o",
         json_template.to_str().unwrap(),
         &sql,
-    ]));
+    ));
     for (n, rows) in [(1, 3), (2, 24)] {
         let text = std::fs::read_to_string(dir.path().join(format!("out_{n}.json"))).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
@@ -424,14 +423,7 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     // Without {n}, Parquet and Arrow refuse before running anything: no file, no request.
     for format in ["parquet", "arrow"] {
         let path = dir.path().join(format!("all.{format}"));
-        let err = failed(&ddstream(&[
-            "--simulate",
-            "--format",
-            format,
-            "-o",
-            path.to_str().unwrap(),
-            &sql,
-        ]));
+        let err = failed(&simulated_to_file(format, path.to_str().unwrap(), &sql));
         assert!(
             err.contains("2 statements that return rows")
                 && err.contains(&format!("-o 'out_{{n}}.{format}'")),
@@ -441,14 +433,7 @@ fn several_results_go_to_numbered_files_or_are_refused() {
     }
     // Text formats hold them all in one file, as on standard output.
     let path = dir.path().join("all.json");
-    ok(&ddstream(&[
-        "--simulate",
-        "--format",
-        "json",
-        "-o",
-        path.to_str().unwrap(),
-        &sql,
-    ]));
+    ok(&simulated_to_file("json", path.to_str().unwrap(), &sql));
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(doc.as_array().unwrap().len(), 2);
 }
@@ -473,14 +458,7 @@ fn a_failed_run_leaves_no_truncated_file() {
         day("ts")
     );
     for format in FORMATS {
-        let err = failed(&ddstream(&[
-            "--simulate",
-            "--format",
-            format,
-            "-o",
-            path.to_str().unwrap(),
-            &sql,
-        ]));
+        let err = failed(&simulated_to_file(format, path.to_str().unwrap(), &sql));
         assert!(err.contains("Cannot cast"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n", "{format}");
         assert_eq!(entries(dir.path()), ["out.csv"], "{format}");
