@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ddstream::adapters::datadog::{Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options};
-use ddstream::engine::{DefaultPolicy, Engine, EngineMetrics, Plan, TimeWindow};
+use ddstream::engine::{DefaultPolicy, Engine, EngineMetrics, FetchPlan, TimeWindow};
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};
 use futures::StreamExt;
@@ -92,7 +92,7 @@ async fn run(base_url: &url::Url, n: i64, depth: usize, partitions: i64, consume
             let from = START_MS + p * per_partition * CHUNK_MS;
             let to = from + per_partition * CHUNK_MS;
             tokio::spawn(async move {
-                let mut stream = engine.stream(Plan::Windows {
+                let mut stream = engine.stream(FetchPlan::Windows {
                     ranges: vec![TimeWindow::new(from, to)],
                     chunk: Duration::from_millis(CHUNK_MS as u64),
                 });

@@ -19,9 +19,9 @@ use ddstream::adapters::datadog::{
     Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options, DatadogV2TimeseriesAdapter,
     DatadogV2TimeseriesOptions, NamedQuery, V2Queries,
 };
-use ddstream::engine::{Cursor, PageOutcome, TimeWindow, VendorAdapter};
+use ddstream::engine::{ApiResponse, Cursor, ParsedResponse, TimeWindow, Transport, VendorAdapter};
 use ddstream::simulator::{Simulator, SimulatorConfig};
-use ddstream::transport::{ReqwestTransport, Transport, TransportConfig};
+use ddstream::transport::{ReqwestTransport, TransportConfig};
 
 /// 2026-01-01T00:00:00Z
 const START_MS: i64 = 1_767_225_600_000;
@@ -32,6 +32,8 @@ struct Case {
     adapter: Arc<dyn VendorAdapter>,
     cursor: Cursor,
     body: Bytes,
+    /// The body as the engine hands it to the adapter (shares the bytes).
+    response: ApiResponse,
     /// Values parsed (rows × aggregation columns for v1, rows for v2).
     points: usize,
 }
@@ -49,6 +51,12 @@ impl Case {
             name: name.into(),
             adapter,
             cursor,
+            response: ApiResponse {
+                status: 200,
+                headers: Default::default(),
+                body: body.clone(),
+                elapsed: Duration::ZERO,
+            },
             body,
             points: 0,
         };
@@ -96,11 +104,11 @@ fn v2(base_url: &url::Url, query: &str, interval_ms: i64) -> Arc<dyn VendorAdapt
 fn parse(case: &Case) -> usize {
     match case
         .adapter
-        .parse_response(&case.cursor, &case.body)
+        .parse(&case.cursor, &case.response)
         .expect("parse")
     {
-        PageOutcome::Rows { batch, .. } => batch.num_rows(),
-        PageOutcome::WindowTooLarge(m) => panic!("window too large: {m}"),
+        ParsedResponse::Rows { batch, .. } => batch.num_rows(),
+        ParsedResponse::WindowTooLarge(m) => panic!("window too large: {m}"),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ddstream::adapters::datadog::{Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options};
-use ddstream::engine::{DefaultPolicy, Engine, Plan, TimeWindow};
+use ddstream::engine::{DefaultPolicy, Engine, FetchPlan, TimeWindow};
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};
 use futures::StreamExt;
@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(transport),
     );
     let end = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
-    let plan = Plan::Windows {
+    let plan = FetchPlan::Windows {
         ranges: vec![TimeWindow::new(end - 86_400_000, end)],
         chunk: ddstream::adapters::datadog::max_window_at(60),
     };

@@ -3,11 +3,16 @@
 
 use std::time::Duration;
 
+use crate::engine::{BoxError, TransportError};
+
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong between a query and an API. Messages name what was wrong and how to
 /// fix it; they never contain credentials (keys travel only in redacted headers).
+///
+/// Variants keep the error that caused them as their [`source`](std::error::Error::source). Their
+/// `Display` also shows it, because DataFusion and the CLI print only the outermost message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -27,7 +32,7 @@ pub enum Error {
     },
 
     /// The API answered with an error status that is not worth retrying (400, 401, 403, 404, ...).
-    #[error("{adapter}: request for {cursor} failed with HTTP {status}: {message}{hint}")]
+    #[error("{adapter}: request for {cursor} failed with HTTP {status}: {message}{}", Hint(*.hint))]
     Api {
         /// Adapter name, e.g. `datadog_v1`.
         adapter: &'static str,
@@ -37,8 +42,21 @@ pub enum Error {
         status: u16,
         /// The API's own error message.
         message: String,
-        /// A suggestion on how to fix it (may be empty).
-        hint: &'static str,
+        /// A suggestion on how to fix it, shown in parentheses after the message.
+        hint: Option<&'static str>,
+    },
+
+    /// A request got no response (connection refused, timeout, broken transfer) and was not
+    /// retried.
+    #[error("{adapter}: request for {cursor} got no response: {source}")]
+    Network {
+        /// Adapter name.
+        adapter: &'static str,
+        /// What was being fetched.
+        cursor: String,
+        /// What the transport reported.
+        #[source]
+        source: TransportError,
     },
 
     /// Retries were spent on a fault that did not go away.
@@ -53,7 +71,8 @@ pub enum Error {
         /// Time spent including backoff.
         elapsed: Duration,
         /// The last failure seen.
-        last: String,
+        #[source]
+        last: RetryCause,
     },
 
     /// A 2xx response whose body could not be understood.
@@ -91,9 +110,53 @@ pub enum Error {
         detail: String,
     },
 
-    /// An internal task failed (panicked or was cancelled).
+    /// The HTTP client could not be set up (TLS backend, system configuration).
+    #[error("cannot build the HTTP client: {}", crate::engine::http::chain(.0.as_ref()))]
+    HttpClient(#[source] BoxError),
+
+    /// A fetch task failed (panicked or was cancelled).
+    #[error("internal error: fetch task failed: {0}")]
+    TaskFailed(#[source] tokio::task::JoinError),
+
+    /// An engine stream was polled outside a tokio runtime.
+    #[error("ddstream's engine runs on tokio: poll its streams inside a tokio runtime (e.g. under #[tokio::main])")]
+    NoRuntime,
+
+    /// A broken internal invariant (a bug): the message says which.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A failure worth retrying, as [`Error::RetriesExhausted`] reports the last one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetryCause {
+    /// The request got no response.
+    #[error("{0}")]
+    Transport(#[source] TransportError),
+    /// A transient status (408, 429, 5xx by default).
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The API's own error message.
+        message: String,
+    },
+    /// A 2xx body cut short by a broken transfer.
+    #[error("{0}")]
+    Truncated(#[source] Box<Error>),
+}
+
+/// Shows an optional hint as ` (hint)`.
+struct Hint(Option<&'static str>);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(hint) => write!(f, " ({hint})"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Error {
@@ -106,4 +169,68 @@ impl Error {
 /// Converts an [`Error`] into DataFusion's error type, keeping it as the source.
 pub fn to_datafusion_error(error: Error) -> datafusion::error::DataFusionError {
     datafusion::error::DataFusionError::External(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn hints_show_in_parentheses_only_when_given() {
+        let api = |hint| Error::Api {
+            adapter: "datadog_v1",
+            cursor: "page 1 (size 10)".into(),
+            status: 403,
+            message: "Forbidden".into(),
+            hint,
+        };
+        assert_eq!(
+            api(Some("check DD_API_KEY")).to_string(),
+            "datadog_v1: request for page 1 (size 10) failed with HTTP 403: Forbidden (check DD_API_KEY)"
+        );
+        assert_eq!(
+            api(None).to_string(),
+            "datadog_v1: request for page 1 (size 10) failed with HTTP 403: Forbidden"
+        );
+    }
+
+    #[test]
+    fn retries_exhausted_keeps_the_transport_error_as_its_source() {
+        let e = Error::RetriesExhausted {
+            adapter: "page_api",
+            cursor: "first page".into(),
+            attempts: 3,
+            elapsed: Duration::from_secs(2),
+            last: RetryCause::Transport(TransportError::Timeout(Duration::from_secs(1))),
+        };
+        assert!(
+            e.to_string()
+                .ends_with("last error: request timed out after 1s"),
+            "{e}"
+        );
+        let cause = e.source().and_then(|s| s.downcast_ref::<RetryCause>());
+        assert!(matches!(
+            cause,
+            Some(RetryCause::Transport(TransportError::Timeout(_)))
+        ));
+        let transport = cause.and_then(|c| c.source());
+        assert!(transport.is_some_and(|t| t.downcast_ref::<TransportError>().is_some()));
+    }
+
+    #[test]
+    fn network_failures_are_not_configuration_errors() {
+        let e = Error::Network {
+            adapter: "datadog_v1",
+            cursor: "credential check".into(),
+            source: TransportError::Connect("refused".into()),
+        };
+        assert!(!matches!(e, Error::Config(_)));
+        assert_eq!(
+            e.to_string(),
+            "datadog_v1: request for credential check got no response: connection failed: refused"
+        );
+        assert!(e.source().is_some_and(|s| s.is::<TransportError>()));
+    }
 }

@@ -17,11 +17,20 @@ use crate::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFormat
 use crate::adapters::rest::{
     Paging, ParamLocation, RestAdapter, RestOptions, TimeRange, TokenSource, Value,
 };
-use crate::engine::{Cursor, TimeWindow, VendorAdapter};
-use crate::transport::ApiResponse;
+use crate::engine::{ApiResponse, Cursor, TimeWindow, VendorAdapter};
 
 fn base() -> url::Url {
     url::Url::parse("http://127.0.0.1:9").expect("a valid URL")
+}
+
+/// A 200 response with `data` as its body and no headers.
+fn body_only(data: &[u8]) -> ApiResponse {
+    ApiResponse {
+        status: 200,
+        headers: HeaderMap::new(),
+        body: Bytes::copy_from_slice(data),
+        elapsed: Duration::ZERO,
+    }
 }
 
 fn window() -> Cursor {
@@ -60,7 +69,7 @@ pub fn v1(data: &[u8]) {
         })
         .expect("a valid adapter")
     });
-    let _ = a.parse_response(&window(), data);
+    let _ = a.parse(&window(), &body_only(data));
     let _ = a.error_message(data);
     let _ = a.classify_error(400, data);
 }
@@ -77,7 +86,7 @@ pub fn v2_timeseries(data: &[u8]) {
         })
         .expect("a valid adapter")
     });
-    let _ = a.parse_response(&window(), data);
+    let _ = a.parse(&window(), &body_only(data));
 }
 
 /// The v2 scalar parser.
@@ -93,7 +102,7 @@ pub fn v2_scalar(data: &[u8]) {
         })
         .expect("a valid adapter")
     });
-    let _ = a.parse_response(&window(), data);
+    let _ = a.parse(&window(), &body_only(data));
 }
 
 /// The REST parser (records at a pointer, nested columns, every column type, a token and a

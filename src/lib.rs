@@ -15,10 +15,11 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod adapters;
-#[cfg(feature = "simulator")]
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz_entry;
 #[cfg(feature = "simulator")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ddstream::adapters::datadog::{Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options};
-use ddstream::engine::{DefaultPolicy, Engine, Plan, TimeWindow};
+use ddstream::engine::{DefaultPolicy, Engine, FetchPlan, TimeWindow};
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};
 use futures::StreamExt;
@@ -76,7 +76,7 @@ async fn stream_hours(sim: &Simulator, hours: i64) -> (usize, usize) {
     };
     let transport = ReqwestTransport::new(&TransportConfig::default()).unwrap();
     let engine = Engine::new(Arc::new(adapter), Arc::new(policy), Arc::new(transport));
-    let plan = Plan::Windows {
+    let plan = FetchPlan::Windows {
         ranges: vec![TimeWindow::new(JAN1_MS, JAN1_MS + hours * HOUR_MS)],
         chunk: Duration::from_secs(1800),
     };

@@ -9,12 +9,12 @@ use datafusion::arrow::record_batch::RecordBatch;
 use http::HeaderMap;
 
 use super::cursor::Cursor;
-use crate::transport::{ApiRequest, ApiResponse};
+use super::http::{ApiRequest, ApiResponse};
 use crate::Result;
 
-/// What one successful response gave.
+/// What one successful (2xx) response of any cursor kind gave: rows, or a window to split.
 #[derive(Debug)]
-pub enum PageOutcome {
+pub enum ParsedResponse {
     /// Rows, and for page/token cursors the cursor of the next page (`None` = last page).
     Rows {
         /// The rows, in the adapter's full schema.
@@ -30,10 +30,10 @@ pub enum PageOutcome {
     WindowTooLarge(String),
 }
 
-impl PageOutcome {
+impl ParsedResponse {
     /// The rows of a time window (no next cursor).
     pub fn window_rows(batch: RecordBatch) -> Self {
-        PageOutcome::Rows {
+        ParsedResponse::Rows {
             batch,
             next: None,
             last_page: None,
@@ -57,20 +57,15 @@ pub trait VendorAdapter: Send + Sync + fmt::Debug + 'static {
     /// Short name used in errors and EXPLAIN, e.g. `datadog_v1`.
     fn name(&self) -> &'static str;
 
-    /// Schema of the batches [`VendorAdapter::parse_response`] returns.
+    /// Schema of the batches [`VendorAdapter::parse`] returns.
     fn schema(&self) -> SchemaRef;
 
     /// Builds the request for one cursor.
     fn build_request(&self, cursor: &Cursor) -> Result<ApiRequest>;
 
-    /// Parses a 2xx body. Rows outside a window cursor must be trimmed away here.
-    fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome>;
-
-    /// Parses a 2xx response. The default reads the body only; adapters that page by a
-    /// header (e.g. `Link: <...>; rel="next"`) override this.
-    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<PageOutcome> {
-        self.parse_response(cursor, &response.body)
-    }
+    /// Parses a 2xx response: its body, and its headers for APIs that page by one (e.g.
+    /// `Link: <...>; rel="next"`). Rows outside a window cursor must be trimmed away here.
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse>;
 
     /// Classifies a non-2xx response. The default follows HTTP: 413 is too large; 408, 429 and
     /// 5xx are transient; everything else is permanent.
@@ -87,9 +82,9 @@ pub trait VendorAdapter: Send + Sync + fmt::Debug + 'static {
         default_error_message(body)
     }
 
-    /// A suggestion appended to permanent errors of this status (e.g. which key to check).
-    fn error_hint(&self, _status: u16) -> &'static str {
-        ""
+    /// A suggestion shown with permanent errors of this status (e.g. which key to check).
+    fn error_hint(&self, _status: u16) -> Option<&'static str> {
+        None
     }
 
     /// How long the server asks us to wait before retrying (Retry-After, X-RateLimit-Reset).

@@ -66,8 +66,11 @@ impl TimeWindow {
     /// granularity bucket straddles the halves. `None` when no such point exists inside.
     pub fn split_aligned(&self, align_ms: i64) -> Option<(TimeWindow, TimeWindow)> {
         let align = align_ms.max(1);
-        let mid = self.start_ms + self.len_ms() / 2;
-        let candidates = [floor_to(mid, align), floor_to(mid, align) + align];
+        let mid = self.start_ms.saturating_add(self.len_ms() / 2);
+        let candidates = [
+            floor_to(mid, align),
+            floor_to(mid, align).saturating_add(align),
+        ];
         let cut = candidates
             .into_iter()
             .filter(|c| *c > self.start_ms && *c < self.end_ms)
@@ -82,14 +85,19 @@ impl TimeWindow {
     /// (fewer when the window is too short). Used for partitions.
     pub fn split_even(&self, n: usize, align_ms: i64) -> Vec<TimeWindow> {
         let align = align_ms.max(1);
-        let n = n.max(1) as i64;
+        // More parts than milliseconds cannot all be non-empty.
+        let n = i64::try_from(n)
+            .unwrap_or(i64::MAX)
+            .clamp(1, self.len_ms().max(1));
         let mut out = Vec::new();
         let mut start = self.start_ms;
         for i in 1..=n {
             let end = if i == n {
                 self.end_ms
             } else {
-                floor_to(self.start_ms + self.len_ms() * i / n, align)
+                // In i128: `len * i` overflows i64 for windows spanning most of its range.
+                let offset = i128::from(self.len_ms()) * i128::from(i) / i128::from(n);
+                floor_to(self.start_ms.saturating_add(offset as i64), align)
             };
             if end > start {
                 out.push(TimeWindow::new(start, end));
@@ -145,17 +153,22 @@ pub fn next_window(pos: i64, limit: i64, chunk_ms: i64, align_ms: i64) -> TimeWi
     let align = align_ms.max(1);
     let aligned = floor_to(pos.saturating_add(chunk_ms.max(1)), align);
     // Always advance by at least one aligned step, so the planner cannot stall.
-    let end = aligned.max(ceil_to(pos + 1, align)).min(limit);
+    let end = aligned
+        .max(ceil_to(pos.saturating_add(1), align))
+        .min(limit);
     TimeWindow::new(pos, end)
 }
 
-/// Largest multiple of `align` that is `<= v` (works for negative `v`).
+/// Largest multiple of `align` that is `<= v` (works for negative `v`); an `align` below 1
+/// counts as 1.
 pub fn floor_to(v: i64, align: i64) -> i64 {
+    let align = align.max(1);
     v.div_euclid(align).saturating_mul(align)
 }
 
-/// Smallest multiple of `align` that is `>= v`.
+/// Smallest multiple of `align` that is `>= v`; an `align` below 1 counts as 1.
 pub fn ceil_to(v: i64, align: i64) -> i64 {
+    let align = align.max(1);
     let floor = floor_to(v, align);
     if floor == v {
         v
@@ -221,5 +234,35 @@ mod tests {
         assert_eq!(ceil_to(-1, 10), 0);
         assert_eq!(ceil_to(11, 10), 20);
         assert_eq!(format_ms(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn arithmetic_at_the_ends_of_time_saturates_instead_of_panicking() {
+        // An alignment of 0 or below (a custom adapter's) counts as 1 ms.
+        assert_eq!(floor_to(7, 0), 7);
+        assert_eq!(ceil_to(7, -5), 7);
+        assert_eq!(floor_to(i64::MIN, -1), i64::MIN);
+        // The whole i64 range, split: no overflow, contiguous, covering.
+        let all = TimeWindow::new(i64::MIN, i64::MAX);
+        let parts = all.split_even(4, 60_000);
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[0].start_ms, i64::MIN);
+        assert_eq!(parts[3].end_ms, i64::MAX);
+        assert!(parts.windows(2).all(|p| p[0].end_ms == p[1].start_ms));
+        // Absurd part counts give non-empty parts only.
+        let short = TimeWindow::new(0, 3);
+        assert_eq!(short.split_even(usize::MAX, 1).len(), 3);
+        // Halving near the top of the range.
+        let top = TimeWindow::new(i64::MAX - 10 * 60_000, i64::MAX);
+        let (a, b) = top.split_aligned(60_000).unwrap();
+        assert_eq!(
+            (a.start_ms, a.end_ms, b.end_ms),
+            (top.start_ms, b.start_ms, i64::MAX)
+        );
+        assert_eq!(b.start_ms % 60_000, 0);
+        assert_eq!(
+            next_window(i64::MAX - 1, i64::MAX, i64::MAX, 60_000),
+            TimeWindow::new(i64::MAX - 1, i64::MAX)
+        );
     }
 }

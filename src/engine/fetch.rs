@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::adapter::{ErrorClass, PageOutcome, VendorAdapter};
+use super::adapter::{ErrorClass, ParsedResponse, VendorAdapter};
 use super::cursor::Cursor;
+use super::http::{Transport, TransportError};
 use super::metrics::EngineMetrics;
 use super::policy::{ChunkFeedback, ExecutionPolicy};
 use super::rate_gate::RateGate;
-use crate::transport::{Transport, TransportError};
+use crate::error::RetryCause;
 use crate::{Error, Result};
 
 /// Everything a fetch task needs; shared by all tasks of one stream.
@@ -91,7 +92,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
                     cursor: cursor.to_string(),
                     status: 413,
                     message: reason,
-                    hint: " (lower the page size)",
+                    hint: Some("lower the page size"),
                 })
             }
         };
@@ -105,7 +106,7 @@ pub(crate) async fn fetch_cursor(ctx: Arc<FetchContext>, cursor: Cursor) -> Resu
     };
 
     let align = ctx.adapter.alignment_ms();
-    let min_chunk_ms = ctx.policy.min_chunk().as_millis() as i64;
+    let min_chunk_ms = super::policy::millis(ctx.policy.min_chunk());
     let mut queue = VecDeque::from([window]);
     let mut batches = Vec::new();
     while let Some(w) = queue.pop_front() {
@@ -178,16 +179,16 @@ async fn fetch_with_retries(
                 EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
                 if (200..300).contains(&response.status) {
                     match adapter.parse(cursor, &response) {
-                        Ok(PageOutcome::Rows {
+                        Ok(ParsedResponse::Rows {
                             batch,
                             next,
                             last_page,
                         }) => return Ok(Attempt::Rows(batch, next, last_page)),
-                        Ok(PageOutcome::WindowTooLarge(reason)) => {
+                        Ok(ParsedResponse::WindowTooLarge(reason)) => {
                             return Ok(Attempt::TooLarge(reason))
                         }
                         // A body cut short by a broken connection: worth another try.
-                        Err(e) if is_truncation(&e) => (e.to_string(), None),
+                        Err(e) if is_truncation(&e) => (RetryCause::Truncated(Box::new(e)), None),
                         Err(e) => return Err(e),
                     }
                 } else {
@@ -209,7 +210,10 @@ async fn fetch_with_retries(
                             })
                         }
                         ErrorClass::Retry => (
-                            format!("HTTP {}: {message}", response.status),
+                            RetryCause::Status {
+                                status: response.status,
+                                message,
+                            },
                             adapter.retry_after(response.status, &response.headers),
                         ),
                     }
@@ -218,7 +222,7 @@ async fn fetch_with_retries(
             Err(TransportError::Timeout(t)) if can_split => {
                 return Ok(Attempt::TooLarge(format!("request timed out after {t:?}")))
             }
-            Err(e) => (e.to_string(), None),
+            Err(e) => (RetryCause::Transport(e), None),
         };
         // Release the gate (a failed probe lets another request probe) before backing off.
         drop(permit);

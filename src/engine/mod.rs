@@ -1,10 +1,12 @@
 //! The adaptive execution engine: turns an adapter, a policy, a transport and a cursor range into
 //! a stream of Arrow record batches, with prefetch, retries, rate limiting, adaptive window sizing
-//! and exactly-once windows. Knows no vendor and no DataFusion plan types.
+//! and exactly-once windows. Knows no vendor and no DataFusion plan types. Its port to the
+//! network is [`Transport`] (in `http`), implemented by `crate::transport`.
 
 pub mod adapter;
 pub mod cursor;
 mod fetch;
+pub(crate) mod http;
 pub mod metrics;
 mod pipeline;
 pub mod policy;
@@ -13,18 +15,19 @@ pub mod rate_gate;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use adapter::{default_error_message, ErrorClass, PageOutcome, VendorAdapter};
+pub use self::http::{ApiRequest, ApiResponse, BoxError, Transport, TransportError};
+pub use crate::error::RetryCause;
+pub use adapter::{default_error_message, ErrorClass, ParsedResponse, VendorAdapter};
 pub use cursor::{format_ms, format_ms_range, Cursor, TimeWindow};
 pub use metrics::{EngineMetrics, MetricsSnapshot};
 pub use pipeline::EngineStream;
 pub use policy::{ChunkFeedback, DefaultPolicy, ExecutionPolicy};
 pub use rate_gate::{GatePermit, RateGate};
 
-use crate::transport::Transport;
-
-/// What to fetch.
+/// What one engine stream fetches: time ranges cut into windows, or a sequence of page/token
+/// cursors. (Not a DataFusion plan: the SQL layer builds one of these per scan partition.)
 #[derive(Debug, Clone)]
-pub enum Plan {
+pub enum FetchPlan {
     /// Time ranges (sorted, disjoint, half-open), cut into windows of about `chunk` that grow
     /// or shrink with the API's feedback.
     Windows {
@@ -91,12 +94,12 @@ impl Engine {
 
     /// Starts fetching `plan`. Must be called inside a tokio runtime; nothing is sent until the
     /// stream is first polled.
-    pub fn stream(&self, plan: Plan) -> EngineStream {
+    pub fn stream(&self, plan: FetchPlan) -> EngineStream {
         EngineStream::new(self, plan, None)
     }
 
     /// Like [`Engine::stream`], but stops fetching once `limit` rows are out.
-    pub fn stream_with_limit(&self, plan: Plan, limit: Option<usize>) -> EngineStream {
+    pub fn stream_with_limit(&self, plan: FetchPlan, limit: Option<usize>) -> EngineStream {
         EngineStream::new(self, plan, limit)
     }
 }

@@ -20,7 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::cursor::{next_window, Cursor, TimeWindow};
 use super::fetch::{fetch_cursor, ChunkState, FetchContext, Fetched};
 use super::metrics::EngineMetrics;
-use super::{Engine, Plan};
+use super::{Engine, FetchPlan};
 use crate::{Error, Result};
 
 /// Decides the next cursor to fetch.
@@ -98,7 +98,11 @@ impl Planner {
                     number: *next,
                     size: *size,
                 };
-                *next += 1;
+                // No page after the largest number there is.
+                match next.checked_add(1) {
+                    Some(n) => *next = n,
+                    None => *done = true,
+                }
                 Some(cursor)
             }
         })
@@ -195,10 +199,10 @@ impl std::fmt::Debug for EngineStream {
 }
 
 impl EngineStream {
-    pub(crate) fn new(engine: &Engine, plan: Plan, limit: Option<usize>) -> Self {
+    pub(crate) fn new(engine: &Engine, plan: FetchPlan, limit: Option<usize>) -> Self {
         let adapter = Arc::clone(&engine.adapter);
         let (planner, chunk_ms) = match plan {
-            Plan::Windows { ranges, chunk } => {
+            FetchPlan::Windows { ranges, chunk } => {
                 let ranges: VecDeque<TimeWindow> =
                     ranges.into_iter().filter(|r| !r.is_empty()).collect();
                 let total: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
@@ -208,10 +212,10 @@ impl EngineStream {
                         ranges,
                         align_ms: adapter.alignment_ms(),
                     },
-                    chunk.as_millis() as i64,
+                    super::policy::millis(chunk),
                 )
             }
-            Plan::Sequence {
+            FetchPlan::Sequence {
                 first: Cursor::Page { number, size },
             } => (
                 Planner::Pages {
@@ -225,7 +229,7 @@ impl EngineStream {
                 },
                 0,
             ),
-            Plan::Sequence { first } => (
+            FetchPlan::Sequence { first } => (
                 Planner::Sequence {
                     seen: HashSet::from([first.clone()]),
                     next: Some(first),
@@ -271,6 +275,12 @@ impl EngineStream {
     }
 
     fn top_up(&mut self) -> Result<()> {
+        if self.in_flight.len() >= self.depth {
+            return Ok(());
+        }
+        // Fetches are tasks of the caller's runtime; outside one, an error rather than
+        // tokio's panic.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         while self.in_flight.len() < self.depth {
             let chunk_ms = self
                 .ctx
@@ -284,7 +294,7 @@ impl EngineStream {
             else {
                 break;
             };
-            let task = tokio::spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
+            let task = runtime.spawn(fetch_cursor(Arc::clone(&self.ctx), cursor));
             self.in_flight.push_back(AbortOnDropHandle::new(task));
         }
         Ok(())
@@ -362,12 +372,95 @@ impl Stream for EngineStream {
             this.in_flight.pop_front();
             let outcome = match result {
                 Ok(fetched) => fetched.and_then(|f| this.accept(f)),
-                Err(join) => Err(Error::Internal(format!("fetch task failed: {join}"))),
+                Err(join) => Err(Error::TaskFailed(join)),
             };
             if let Err(e) = outcome {
                 this.finish();
                 return Poll::Ready(Some(Err(e)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::engine::{
+        ApiRequest, ApiResponse, DefaultPolicy, ParsedResponse, Transport, TransportError,
+        VendorAdapter,
+    };
+
+    /// An adapter whose requests are never answered (the transport below never is called).
+    #[derive(Debug)]
+    struct Unanswered;
+
+    impl VendorAdapter for Unanswered {
+        fn name(&self) -> &'static str {
+            "unanswered"
+        }
+        fn schema(&self) -> SchemaRef {
+            Arc::new(datafusion::arrow::datatypes::Schema::empty())
+        }
+        fn build_request(&self, _cursor: &Cursor) -> Result<ApiRequest> {
+            Ok(ApiRequest {
+                method: ::http::Method::GET,
+                url: url::Url::parse("http://127.0.0.1:9/")
+                    .map_err(|e| Error::config(e.to_string()))?,
+                headers: Default::default(),
+                body: None,
+            })
+        }
+        fn parse(&self, _cursor: &Cursor, _response: &ApiResponse) -> Result<ParsedResponse> {
+            Err(Error::Internal("not reached".into()))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Silent;
+
+    #[async_trait::async_trait]
+    impl Transport for Silent {
+        async fn send(&self, _request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+            futures::future::pending().await
+        }
+    }
+
+    #[test]
+    fn polling_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+        let engine = Engine::new(
+            Arc::new(Unanswered),
+            Arc::new(DefaultPolicy::default()),
+            Arc::new(Silent),
+        );
+        let mut stream = engine.stream(FetchPlan::Sequence {
+            first: Cursor::Token(None),
+        });
+        let first = futures::executor::block_on(stream.next());
+        assert!(matches!(first, Some(Err(Error::NoRuntime))), "{first:?}");
+        assert!(futures::executor::block_on(stream.next()).is_none());
+    }
+
+    #[test]
+    fn the_page_after_u64_max_is_never_asked_for() {
+        let mut planner = Planner::Pages {
+            next: u64::MAX,
+            size: 10,
+            first: u64::MAX,
+            last: None,
+            waiting: false,
+            done: false,
+            max_pages: 100,
+        };
+        let top = planner.next_cursor(0, "t").unwrap();
+        assert_eq!(
+            top,
+            Some(Cursor::Page {
+                number: u64::MAX,
+                size: 10
+            })
+        );
+        assert_eq!(planner.next_cursor(0, "t").unwrap(), None);
     }
 }

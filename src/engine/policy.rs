@@ -99,18 +99,23 @@ impl ExecutionPolicy for DefaultPolicy {
             .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
             .min(self.max_delay);
         // Full jitter (AWS architecture blog): uniform in [0, exp]. Spreads retries of many
-        // partitions that failed together.
-        let jittered = Duration::from_secs_f64(rand::rng().random_range(0.0..=exp.as_secs_f64()));
+        // partitions that failed together. (A draw too large for a Duration, possible only
+        // when `exp` is near Duration::MAX, falls back to `exp`.)
+        let jittered =
+            Duration::try_from_secs_f64(rand::rng().random_range(0.0..=exp.as_secs_f64()))
+                .unwrap_or(exp);
         Some(match server_hint {
             // The server's hint is a floor; a little jitter on top avoids a thundering herd.
-            Some(hint) => hint.min(self.max_server_wait) + jittered.min(Duration::from_millis(250)),
+            Some(hint) => hint
+                .min(self.max_server_wait)
+                .saturating_add(jittered.min(Duration::from_millis(250))),
             None => jittered,
         })
     }
 
     fn adjust(&self, chunk_ms: i64, ceiling_ms: Option<i64>, feedback: ChunkFeedback) -> i64 {
-        let min = self.min_chunk.as_millis() as i64;
-        let max = self.max_chunk.as_millis() as i64;
+        let min = millis(self.min_chunk);
+        let max = millis(self.max_chunk);
         match feedback {
             ChunkFeedback::TooLarge { failed_ms } => (failed_ms / 2).max(min).min(chunk_ms),
             ChunkFeedback::FastSuccess { streak } => {
@@ -140,9 +145,33 @@ impl ExecutionPolicy for DefaultPolicy {
     }
 }
 
+/// A duration in ms as the window arithmetic uses them, saturating at `i64::MAX`.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_settings_saturate_instead_of_panicking() {
+        let p = DefaultPolicy {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_server_wait: Duration::MAX,
+            min_chunk: Duration::MAX,
+            max_chunk: Duration::MAX,
+            ..Default::default()
+        };
+        assert!(p.backoff(0, None).is_some());
+        assert_eq!(p.backoff(5, Some(Duration::MAX)), Some(Duration::MAX));
+        assert_eq!(
+            p.adjust(60_000, None, ChunkFeedback::TooLarge { failed_ms: 60_000 }),
+            60_000
+        );
+        assert_eq!(millis(Duration::MAX), i64::MAX);
+    }
 
     #[test]
     fn backoff_is_bounded_and_gives_up() {

@@ -16,7 +16,7 @@ use super::factory::{ApiTableFactory, ApiTableFunction};
 use super::table::ApiTable;
 use super::vendors::datadog::{DatadogKind, DatadogVendor};
 use super::vendors::rest::{RestKind, RestVendor};
-use crate::transport::Transport;
+use crate::engine::Transport;
 use crate::{Error, Result};
 
 /// A table function's positional arguments: `(option, how it is written)`, the first

@@ -25,7 +25,7 @@ use futures::StreamExt;
 
 use super::config::values::format_duration;
 use crate::engine::{
-    format_ms_range, Cursor, Engine, EngineMetrics, MetricsSnapshot, Plan as FetchPlan, TimeWindow,
+    format_ms_range, Cursor, Engine, EngineMetrics, FetchPlan, MetricsSnapshot, TimeWindow,
 };
 use crate::to_datafusion_error;
 

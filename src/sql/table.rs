@@ -22,8 +22,8 @@ use super::config::values::format_duration;
 use super::config::{DdstreamOptions, FetchSettings};
 use super::filters::{push_down, query_set, time_ranges, PushedFilters};
 use super::scan::{ApiScanExec, ScanParams, ScanShape};
+use crate::engine::Transport;
 use crate::engine::{format_ms_range, DefaultPolicy, Engine, VendorAdapter};
-use crate::transport::Transport;
 use crate::{to_datafusion_error, Error, Result};
 
 /// What one scan asks of a spec: the pushed filters, the projection and the session's view.

@@ -1,8 +1,9 @@
 //! The production [`Transport`]: reqwest with rustls, gzip, connection pooling and timeouts.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{ApiRequest, ApiResponse, Transport, TransportError};
+use crate::engine::{ApiRequest, ApiResponse, Transport, TransportError};
 
 /// Timeouts and pool settings for [`ReqwestTransport`].
 #[derive(Debug, Clone)]
@@ -15,15 +16,16 @@ pub struct TransportConfig {
     pub pool_max_idle_per_host: usize,
 }
 
-/// `given`, or a new reqwest client with these timeouts: what every table does.
-pub fn given_or_http(
-    given: Option<std::sync::Arc<dyn super::Transport>>,
+/// The `given` transport (tests, shared pools), or else a new [`ReqwestTransport`] with these
+/// timeouts: how every table gets its transport.
+pub fn given_or_new_reqwest(
+    given: Option<Arc<dyn Transport>>,
     connect_timeout: Duration,
     request_timeout: Duration,
-) -> crate::Result<std::sync::Arc<dyn super::Transport>> {
+) -> crate::Result<Arc<dyn Transport>> {
     Ok(match given {
         Some(t) => t,
-        None => std::sync::Arc::new(ReqwestTransport::new(&TransportConfig {
+        None => Arc::new(ReqwestTransport::new(&TransportConfig {
             connect_timeout,
             request_timeout,
             ..TransportConfig::default()
@@ -61,7 +63,7 @@ impl ReqwestTransport {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ddstream/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| crate::Error::config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| crate::Error::HttpClient(Box::new(e.without_url())))?;
         Ok(Self {
             client,
             request_timeout: config.request_timeout,
@@ -72,28 +74,16 @@ impl ReqwestTransport {
         // reqwest's Display includes the URL, whose query string may hold a secret parameter
         // (REST tables take `${ENV}` values there): drop it. Header values are never shown.
         let error = error.without_url();
-        let text = error_chain(&error);
         if error.is_timeout() {
             TransportError::Timeout(self.request_timeout)
         } else if error.is_connect() {
-            TransportError::Connect(text)
+            TransportError::Connect(Box::new(error))
         } else if reading_body || error.is_body() || error.is_decode() || error.is_request() {
-            TransportError::Body(text)
+            TransportError::Body(Box::new(error))
         } else {
-            TransportError::Other(text)
+            TransportError::Other(Box::new(error))
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[async_trait::async_trait]

@@ -20,7 +20,7 @@ use ddstream::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFor
 use ddstream::adapters::rest::{
     Paging, ParamLocation, RestAdapter, RestOptions, TokenSource, Value,
 };
-use ddstream::engine::{DefaultPolicy, Engine, Plan, TimeWindow, VendorAdapter};
+use ddstream::engine::{DefaultPolicy, Engine, FetchPlan, TimeWindow, VendorAdapter};
 use ddstream::simulator::{FaultKind, FaultSchedule, Simulator, SimulatorConfig};
 use ddstream::transport::{ReqwestTransport, TransportConfig};
 use futures::{StreamExt, TryStreamExt};
@@ -34,7 +34,7 @@ pub struct Subject {
     /// The adapter, against `sim`.
     pub adapter: fn(&Simulator) -> Arc<dyn VendorAdapter>,
     /// What to fetch.
-    pub plan: fn() -> Plan,
+    pub plan: fn() -> FetchPlan,
     /// The smallest window the engine may split to (time-window adapters).
     pub min_chunk: Duration,
     /// The largest window it may grow to.
@@ -47,8 +47,8 @@ pub struct Subject {
 
 const H: i64 = 3_600_000;
 
-fn six_hours(chunk: Duration) -> Plan {
-    Plan::Windows {
+fn six_hours(chunk: Duration) -> FetchPlan {
+    FetchPlan::Windows {
         ranges: vec![TimeWindow::new(JAN1 * 1000, JAN1 * 1000 + 6 * H)],
         chunk,
     }
@@ -209,7 +209,7 @@ pub fn subjects() -> Vec<Subject> {
         Subject {
             name: "page_api",
             adapter: page_api,
-            plan: || Plan::Sequence {
+            plan: || FetchPlan::Sequence {
                 first: ddstream::engine::Cursor::Page {
                     number: 1,
                     size: 20,
@@ -223,7 +223,7 @@ pub fn subjects() -> Vec<Subject> {
         Subject {
             name: "token_api",
             adapter: token_api,
-            plan: || Plan::Sequence {
+            plan: || FetchPlan::Sequence {
                 first: ddstream::engine::Cursor::Token(None),
             },
             min_chunk: Duration::from_secs(60),

@@ -8,24 +8,24 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ddstream::engine::{
-    Cursor, DefaultPolicy, Engine, PageOutcome, Plan, TimeWindow, VendorAdapter,
+    ApiRequest, ApiResponse, Cursor, DefaultPolicy, Engine, FetchPlan, ParsedResponse, TimeWindow,
+    Transport, TransportError, VendorAdapter,
 };
 use ddstream::simulator::{Simulator, SimulatorConfig};
-use ddstream::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 use futures::TryStreamExt;
 
 use crate::common::*;
 
 const METRIC: &str = "system.cpu.user";
 
-fn day_plan(days: i64, chunk: Duration) -> Plan {
-    Plan::Windows {
+fn day_plan(days: i64, chunk: Duration) -> FetchPlan {
+    FetchPlan::Windows {
         ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + days * 86_400) * 1000)],
         chunk,
     }
 }
 
-async fn collect(engine: &Engine, plan: Plan) -> ddstream::Result<Vec<RecordBatch>> {
+async fn collect(engine: &Engine, plan: FetchPlan) -> ddstream::Result<Vec<RecordBatch>> {
     engine.stream(plan).try_collect().await
 }
 
@@ -234,9 +234,9 @@ impl VendorAdapter for RepeatingTokenApi {
             body: None,
         })
     }
-    fn parse_response(&self, _cursor: &Cursor, body: &[u8]) -> ddstream::Result<PageOutcome> {
-        let next = String::from_utf8(body.to_vec()).unwrap();
-        Ok(PageOutcome::Rows {
+    fn parse(&self, _cursor: &Cursor, response: &ApiResponse) -> ddstream::Result<ParsedResponse> {
+        let next = String::from_utf8(response.body.to_vec()).unwrap();
+        Ok(ParsedResponse::Rows {
             batch: RecordBatch::new_empty(Arc::clone(&self.schema)),
             next: Some(Cursor::Token(Some(next))),
             last_page: None,
@@ -278,7 +278,7 @@ async fn a_token_that_repeats_is_a_stuck_cursor_error() {
     );
     let err = collect(
         &e,
-        Plan::Sequence {
+        FetchPlan::Sequence {
             first: Cursor::Token(None),
         },
     )

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ddstream::engine::{MetricsSnapshot, Plan, TimeWindow};
+use ddstream::engine::{FetchPlan, MetricsSnapshot, TimeWindow};
 use ddstream::simulator::{FaultSchedule, Simulator, SimulatorConfig};
 use futures::TryStreamExt;
 
@@ -17,7 +17,7 @@ async fn extract(sim: &Simulator, timeout: Duration) -> (Vec<Row>, MetricsSnapsh
         fast_policy(2),
         timeout,
     );
-    let plan = Plan::Windows {
+    let plan = FetchPlan::Windows {
         ranges: vec![TimeWindow::new(JAN1 * 1000, (JAN1 + 12 * 3600) * 1000)],
         chunk: Duration::from_secs(4 * 3600),
     };

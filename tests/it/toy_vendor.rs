@@ -14,7 +14,8 @@ use bytes::Bytes;
 use datafusion::arrow::array::{Float64Array, RecordBatch, TimestampMillisecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use ddstream::engine::{Cursor, PageOutcome, VendorAdapter};
+use ddstream::engine::{ApiRequest, ApiResponse, Transport, TransportError};
+use ddstream::engine::{Cursor, ParsedResponse, VendorAdapter};
 use ddstream::sql::config::window::{partition_ranges, RowTimes};
 use ddstream::sql::config::{
     CommonConfigKey, FetchSettings, KeyDoc, Options, WindowConfigKey, WindowSettings,
@@ -22,7 +23,6 @@ use ddstream::sql::config::{
 use ddstream::sql::registry::{register_vendor, TableDefaults, TableFunction, Vendor};
 use ddstream::sql::table::{ApiTable, ScanRequest, SpecScan, TableSpec};
 use ddstream::sql::ScanShape;
-use ddstream::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 use ddstream::{Error, Result};
 
 use crate::common::JAN1;
@@ -105,18 +105,19 @@ impl VendorAdapter for ToyAdapter {
         })
     }
 
-    fn parse_response(&self, _cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
+    fn parse(&self, _cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
         #[derive(serde::Deserialize)]
         struct Body {
             points: Vec<(i64, f64)>,
         }
-        let body: Body = serde_json::from_slice(body).map_err(|e| Error::config(e.to_string()))?;
+        let body: Body =
+            serde_json::from_slice(&response.body).map_err(|e| Error::config(e.to_string()))?;
         let ts = TimestampMillisecondArray::from_iter_values(body.points.iter().map(|p| p.0))
             .with_timezone("UTC");
         let values = Float64Array::from_iter_values(body.points.iter().map(|p| p.1));
         let batch = RecordBatch::try_new(schema(), vec![Arc::new(ts), Arc::new(values)])
             .map_err(|e| Error::config(e.to_string()))?;
-        Ok(PageOutcome::window_rows(batch))
+        Ok(ParsedResponse::window_rows(batch))
     }
 }
 

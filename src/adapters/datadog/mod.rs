@@ -82,14 +82,14 @@ pub(crate) fn classify_error(status: u16, body: &[u8]) -> ErrorClass {
 }
 
 /// What to check after a permanent error of this status.
-pub(crate) fn error_hint(status: u16) -> &'static str {
+pub(crate) fn error_hint(status: u16) -> Option<&'static str> {
     match status {
-        401 | 403 => {
-            " (check DD_API_KEY and DD_APP_KEY, and that they belong to the Datadog site queried)"
-        }
-        400 => " (check the metric query syntax)",
-        404 => " (check the site or base_url)",
-        _ => "",
+        401 | 403 => Some(
+            "check DD_API_KEY and DD_APP_KEY, and that they belong to the Datadog site queried",
+        ),
+        400 => Some("check the metric query syntax"),
+        404 => Some("check the site or base_url"),
+        _ => None,
     }
 }
 
@@ -157,43 +157,13 @@ pub fn site_url(site: &str) -> Result<url::Url> {
     if !KNOWN_SITES.contains(&site) {
         tracing::warn!(site, "not a documented Datadog site; using it anyway");
     }
-    parse_base_url(&format!("https://api.{site}"), false)
-}
-
-/// Whether `url` points at this machine (127.0.0.0/8, ::1, localhost).
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
-}
-
-/// Parses a base URL. Plain `http://` is allowed only to loopback unless `allow_http` is set, so
-/// keys are never sent in clear text by accident.
-pub fn parse_base_url(raw: &str, allow_http: bool) -> Result<url::Url> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| {
+    // https always passes the transport's URL policy; only the host can be malformed.
+    url::Url::parse(&format!("https://api.{site}")).map_err(|e| {
         Error::config(format!(
-            "base_url '{raw}' is not a valid URL ({e}); expected e.g. https://api.datadoghq.com"
+            "site '{site}' does not make a valid URL ({e}); use one of {} (or set base_url for a proxy)",
+            KNOWN_SITES.join(", ")
         ))
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" => {
-            if !is_loopback(&url) && !allow_http {
-                return Err(Error::config(format!(
-                    "base_url '{raw}' uses plain http to a non-loopback host, which would send API keys unencrypted; use https or set allow_http = true"
-                )));
-            }
-        }
-        other => {
-            return Err(Error::config(format!(
-            "base_url '{raw}' has scheme '{other}'; only https (or http to loopback) is supported"
-        )))
-        }
-    }
-    Ok(url)
+    })
 }
 
 #[cfg(test)]
@@ -211,20 +181,13 @@ mod tests {
     }
 
     #[test]
-    fn base_urls() {
+    fn site_urls() {
         assert_eq!(
             site_url("datadoghq.eu").unwrap().as_str(),
             "https://api.datadoghq.eu/"
         );
         assert!(site_url("https://x").is_err());
-        assert!(parse_base_url("http://127.0.0.1:8080", false).is_ok());
-        assert!(parse_base_url("http://localhost:1", false).is_ok());
-        let err = parse_base_url("http://example.com", false)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("allow_http"), "{err}");
-        assert!(parse_base_url("http://example.com", true).is_ok());
-        assert!(parse_base_url("ftp://example.com", true).is_err());
-        assert!(parse_base_url("not a url", true).is_err());
+        let err = site_url("data dog.com").unwrap_err().to_string();
+        assert!(err.contains("site 'data dog.com'"), "{err}");
     }
 }

@@ -16,8 +16,8 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Deserialize;
 
 use super::{json_error, malformed, not_this_shape, Credentials};
-use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
-use crate::transport::ApiRequest;
+use crate::engine::{ApiRequest, ApiResponse};
+use crate::engine::{Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter};
 use crate::{Error, Result};
 
 const ADAPTER: &str = "datadog_v1";
@@ -277,7 +277,27 @@ impl VendorAdapter for DatadogV1Adapter {
         })
     }
 
-    fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
+        self.parse_body(cursor, &response.body)
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        super::classify_error(status, body)
+    }
+
+    fn error_hint(&self, status: u16) -> Option<&'static str> {
+        super::error_hint(status)
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        // Saturating: the granularity is the caller's, and any value above 1 s is valid.
+        self.options.granularity_s.saturating_mul(1000)
+    }
+}
+
+impl DatadogV1Adapter {
+    /// Parses a 2xx body (the headers carry nothing this API pages by).
+    fn parse_body(&self, cursor: &Cursor, body: &[u8]) -> Result<ParsedResponse> {
         let window = super::window_of(ADAPTER, cursor)?;
         let parsed = serde_json::from_slice::<V1Body>(body).map_err(|e| {
             let (message, truncated) = json_error(&e, body);
@@ -292,7 +312,7 @@ impl VendorAdapter for DatadogV1Adapter {
                     "status '{status}': {}",
                     parsed.error.as_deref().unwrap_or("no error message")
                 ),
-                hint: "",
+                hint: None,
             });
         }
         let Some(series) = parsed.series else {
@@ -303,7 +323,7 @@ impl VendorAdapter for DatadogV1Adapter {
             .filter_map(|s| s.interval)
             .find(|i| *i > self.options.granularity_s)
         {
-            return Ok(PageOutcome::WindowTooLarge(format!(
+            return Ok(ParsedResponse::WindowTooLarge(format!(
                 "the API rolled up to {coarse} s instead of the {} s granularity asked for",
                 self.options.granularity_s
             )));
@@ -316,19 +336,7 @@ impl VendorAdapter for DatadogV1Adapter {
                 message,
                 truncated: false,
             })?;
-        Ok(PageOutcome::window_rows(batch))
-    }
-
-    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        super::classify_error(status, body)
-    }
-
-    fn error_hint(&self, status: u16) -> &'static str {
-        super::error_hint(status)
-    }
-
-    fn alignment_ms(&self) -> i64 {
-        self.options.granularity_s * 1000
+        Ok(ParsedResponse::window_rows(batch))
     }
 }
 

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 
 use super::Credentials;
-use crate::transport::ApiRequest;
+use crate::engine::ApiRequest;
 use crate::{Error, Result};
 
 /// One named metric query of a v2 request (`{"data_source": "metrics", "name": "a", ...}`).
@@ -316,7 +316,7 @@ impl ErrorsField {
                 cursor: cursor.to_string(),
                 status: 200,
                 message,
-                hint: "",
+                hint: None,
             }),
             None => Ok(()),
         }

@@ -20,8 +20,8 @@ use super::v2::{
     V2Queries,
 };
 use super::{json_error, malformed, not_this_shape, Credentials};
-use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
-use crate::transport::ApiRequest;
+use crate::engine::{ApiRequest, ApiResponse};
+use crate::engine::{Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter};
 use crate::{Error, Result};
 
 const ADAPTER: &str = "datadog_v2_scalar";
@@ -187,7 +187,26 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
         )
     }
 
-    fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
+        self.parse_body(cursor, &response.body)
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        super::classify_error(status, body)
+    }
+
+    fn error_hint(&self, status: u16) -> Option<&'static str> {
+        super::error_hint(status)
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        self.options.chunk_ms
+    }
+}
+
+impl DatadogV2ScalarAdapter {
+    /// Parses a 2xx body (the headers carry nothing this API pages by).
+    fn parse_body(&self, cursor: &Cursor, body: &[u8]) -> Result<ParsedResponse> {
         let window = window_of(cursor)?;
         let parsed: ScalarBody = serde_json::from_slice(body).map_err(|e| {
             let (message, truncated) = json_error(&e, body);
@@ -207,19 +226,7 @@ impl VendorAdapter for DatadogV2ScalarAdapter {
         let batch = self
             .rows(columns, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
-        Ok(PageOutcome::window_rows(batch))
-    }
-
-    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        super::classify_error(status, body)
-    }
-
-    fn error_hint(&self, status: u16) -> &'static str {
-        super::error_hint(status)
-    }
-
-    fn alignment_ms(&self) -> i64 {
-        self.options.chunk_ms
+        Ok(ParsedResponse::window_rows(batch))
     }
 }
 
@@ -417,9 +424,9 @@ mod tests {
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    fn batch(outcome: PageOutcome) -> RecordBatch {
+    fn batch(outcome: ParsedResponse) -> RecordBatch {
         match outcome {
-            PageOutcome::Rows {
+            ParsedResponse::Rows {
                 batch, next: None, ..
             } => batch,
             other => panic!("expected rows, got {other:?}"),
@@ -434,7 +441,7 @@ mod tests {
         ] {
             let b = batch(
                 adapter(&["a"])
-                    .parse_response(&window(), &fixture(file))
+                    .parse_body(&window(), &fixture(file))
                     .unwrap(),
             );
             assert_eq!(b.num_rows(), 1, "{file}");
@@ -470,7 +477,7 @@ mod tests {
             {"name":"host","type":"group","values":[["web-1"],["web-2"]]},
             {"name":"env","type":"group","values":[["prod"],["prod"]]},
             {"name":"a","type":"number","values":[1.5,null],"meta":{"unit":null}}]}}}"#;
-        let b = batch(adapter(&[]).parse_response(&window(), body).unwrap());
+        let b = batch(adapter(&[]).parse_body(&window(), body).unwrap());
         assert_eq!(b.num_rows(), 2);
         assert_eq!(
             b.column(4).as_string::<i32>().value(0),
@@ -487,7 +494,7 @@ mod tests {
     fn bad_bodies_are_clear_errors() {
         let a = adapter(&[]);
         let err = a
-            .parse_response(
+            .parse_body(
                 &window(),
                 br#"{"data":{"attributes":{"columns":[
             {"name":"a","type":"number","values":[1,2]},
@@ -497,7 +504,7 @@ mod tests {
             .to_string();
         assert!(err.contains("different lengths"), "{err}");
         let err = a
-            .parse_response(
+            .parse_body(
                 &window(),
                 br#"{"errors": "Queries ending outside the retention date are invalid"}"#,
             )
@@ -505,7 +512,7 @@ mod tests {
             .to_string();
         assert!(err.contains("retention date"), "{err}");
         let err = a
-            .parse_response(&window(), br#"{"data":{"attributes":{"columns":[{"na"#)
+            .parse_body(&window(), br#"{"data":{"attributes":{"columns":[{"na"#)
             .unwrap_err();
         assert!(
             matches!(
@@ -520,7 +527,7 @@ mod tests {
         let err = ScalarAggregator::parse("P50").unwrap_err().to_string();
         assert!(err.contains("avg, min"), "{err}");
         let empty = batch(
-            a.parse_response(&window(), br#"{"data":{"attributes":{"columns":[]}}}"#)
+            a.parse_body(&window(), br#"{"data":{"attributes":{"columns":[]}}}"#)
                 .unwrap(),
         );
         assert_eq!(empty.num_rows(), 0);

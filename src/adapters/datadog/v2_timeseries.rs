@@ -22,8 +22,8 @@ use super::v2::{
     V2Queries,
 };
 use super::{json_error, malformed, not_this_shape, Credentials};
-use crate::engine::{Cursor, ErrorClass, PageOutcome, TimeWindow, VendorAdapter};
-use crate::transport::ApiRequest;
+use crate::engine::{ApiRequest, ApiResponse};
+use crate::engine::{Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter};
 use crate::{Error, Result};
 
 const ADAPTER: &str = "datadog_v2_timeseries";
@@ -117,7 +117,26 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
         )
     }
 
-    fn parse_response(&self, cursor: &Cursor, body: &[u8]) -> Result<PageOutcome> {
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
+        self.parse_body(cursor, &response.body)
+    }
+
+    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
+        super::classify_error(status, body)
+    }
+
+    fn error_hint(&self, status: u16) -> Option<&'static str> {
+        super::error_hint(status)
+    }
+
+    fn alignment_ms(&self) -> i64 {
+        self.options.interval_ms
+    }
+}
+
+impl DatadogV2TimeseriesAdapter {
+    /// Parses a 2xx body (the headers carry nothing this API pages by).
+    fn parse_body(&self, cursor: &Cursor, body: &[u8]) -> Result<ParsedResponse> {
         let window = window_of(cursor)?;
         let parsed = parse_body(body)
             .map_err(|(message, truncated)| malformed(ADAPTER, cursor, message, truncated))?;
@@ -135,19 +154,7 @@ impl VendorAdapter for DatadogV2TimeseriesAdapter {
         let batch = self
             .rows(parsed, window)
             .map_err(|message| malformed(ADAPTER, cursor, message, false))?;
-        Ok(PageOutcome::window_rows(batch))
-    }
-
-    fn classify_error(&self, status: u16, body: &[u8]) -> ErrorClass {
-        super::classify_error(status, body)
-    }
-
-    fn error_hint(&self, status: u16) -> &'static str {
-        super::error_hint(status)
-    }
-
-    fn alignment_ms(&self) -> i64 {
-        self.options.interval_ms
+        Ok(ParsedResponse::window_rows(batch))
     }
 }
 

@@ -343,7 +343,8 @@ fn append_cell(builder: &mut Builder, kind: ColumnType, cell: &Cell) -> bool {
                 Cell::Int(v) => v.to_string(),
                 Cell::UInt(v) => v.to_string(),
                 Cell::Float(v) => v.to_string(),
-                Cell::Null => unreachable!("handled above"),
+                // Matched by the arms above (a null is SQL NULL); its JSON text otherwise.
+                Cell::Null => "null".to_string(),
             };
             b.append_value(text);
         }

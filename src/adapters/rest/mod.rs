@@ -18,8 +18,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use self::columns::{schema_of, Cell, ColumnSpec, ColumnType, Pointer, RowBuilders, TimeFormat};
 use self::walker::{walk, WalkPlan};
 use super::Secret;
-use crate::engine::{Cursor, PageOutcome, VendorAdapter};
-use crate::transport::{ApiRequest, ApiResponse};
+use crate::engine::{ApiRequest, ApiResponse};
+use crate::engine::{Cursor, ParsedResponse, VendorAdapter};
 use crate::{Error, Result};
 
 /// A parameter or header value: plain text, or a secret (it came from `${ENV}`).
@@ -158,6 +158,16 @@ impl RestAdapter {
                 options.name.to_ascii_uppercase()
             )));
         }
+        if let Some(t) = &options.time {
+            if t.column >= options.columns.len() {
+                return Err(Error::config(format!(
+                    "{}: the time column is column {} (counting from 0), but only {} columns are declared; point it at one of them",
+                    options.name,
+                    t.column,
+                    options.columns.len()
+                )));
+            }
+        }
         let mut metas = Vec::new();
         match &options.paging {
             Paging::PageNumber {
@@ -258,14 +268,21 @@ impl RestAdapter {
                 let count = |p: &Option<Pointer>| p.as_ref().and_then(meta).and_then(as_count);
                 let pages =
                     count(total_pages).or_else(|| count(total).map(|t| t.div_ceil((*size).max(1))));
-                let last_page = pages.map(|p| (first + p).saturating_sub(1));
+                // Saturating: the totals are the API's word and the numbers the caller's.
+                let last_page = pages.map(|p| match p.checked_sub(1) {
+                    Some(after_first) => first.saturating_add(after_first),
+                    None => first.saturating_sub(1),
+                });
                 let ended = walked.records == 0
                     || (*stop_on_short_page && (walked.records as u64) < *size)
                     || last_page.is_some_and(|l| *number >= l);
-                let next = (!ended).then(|| Cursor::Page {
-                    number: number + 1,
-                    size: *size,
-                });
+                let next = number
+                    .checked_add(1)
+                    .filter(|_| !ended)
+                    .map(|number| Cursor::Page {
+                        number,
+                        size: *size,
+                    });
                 Ok((next, last_page))
             }
             (Paging::Token { next, .. }, _) => {
@@ -316,7 +333,7 @@ impl RestAdapter {
                     "the Link header points to another origin ({}); not following it with this table's headers",
                     url.origin().ascii_serialization()
                 ),
-                hint: "",
+                hint: None,
             });
         }
         let secret: Vec<&str> = self
@@ -484,14 +501,7 @@ impl VendorAdapter for RestAdapter {
         })
     }
 
-    fn parse_response(&self, _cursor: &Cursor, _body: &[u8]) -> Result<PageOutcome> {
-        Err(Error::Internal(format!(
-            "{} parses whole responses (headers included)",
-            self.options.name
-        )))
-    }
-
-    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<PageOutcome> {
+    fn parse(&self, cursor: &Cursor, response: &ApiResponse) -> Result<ParsedResponse> {
         let o = &self.options;
         let n_columns = o.columns.len();
         let mut builders = RowBuilders::new(&o.columns, 64);
@@ -544,7 +554,7 @@ impl VendorAdapter for RestAdapter {
             }
         }
         let (next, last_page) = self.next_cursor(cursor, response, &walked, last_record_token)?;
-        Ok(PageOutcome::Rows {
+        Ok(ParsedResponse::Rows {
             batch,
             next,
             last_page,

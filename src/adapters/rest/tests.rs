@@ -70,9 +70,9 @@ fn response(body: &str, link: Option<&str>) -> ApiResponse {
     }
 }
 
-fn rows(outcome: &PageOutcome) -> (&RecordBatch, Option<&Cursor>, Option<u64>) {
+fn rows(outcome: &ParsedResponse) -> (&RecordBatch, Option<&Cursor>, Option<u64>) {
     match outcome {
-        PageOutcome::Rows {
+        ParsedResponse::Rows {
             batch,
             next,
             last_page,
@@ -304,4 +304,50 @@ fn wrong_types_name_the_column_record_and_page() {
         )
         .unwrap();
     assert!(rows(&out).0.column(0).is_null(1));
+}
+
+#[test]
+fn a_time_column_out_of_range_is_a_config_error() {
+    let mut o = options(page_paging());
+    o.time = Some(TimeRange {
+        column: 2,
+        start_ms: 0,
+        end_ms: i64::MAX,
+        start_param: None,
+        end_param: None,
+        format: TimeFormat::Auto,
+    });
+    let err = RestAdapter::new(o).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("time column is column 2") && text.contains("only 2 columns"),
+        "{text}"
+    );
+}
+
+#[test]
+fn page_numbers_and_totals_at_the_top_of_u64_do_not_overflow() {
+    let mut paging = page_paging();
+    if let Paging::PageNumber { total_pages, .. } = &mut paging {
+        *total_pages = Some(Pointer::parse("/pages").unwrap());
+    }
+    let a = RestAdapter::new(options(paging)).unwrap();
+    // The API claims u64::MAX pages after the first page 1: the last page saturates.
+    let body = r#"{"data":[{"id":1},{"id":2}],"pages":18446744073709551615}"#;
+    let out = a
+        .parse(&Cursor::Page { number: 1, size: 2 }, &response(body, None))
+        .unwrap();
+    let (_, next, last_page) = rows(&out);
+    assert_eq!(next, Some(&Cursor::Page { number: 2, size: 2 }));
+    assert_eq!(last_page, Some(u64::MAX));
+    // A full page numbered u64::MAX, with no total: no page number follows it.
+    let body = r#"{"data":[{"id":1},{"id":2}]}"#;
+    let top = Cursor::Page {
+        number: u64::MAX,
+        size: 2,
+    };
+    let out = a.parse(&top, &response(body, None)).unwrap();
+    let (batch, next, last_page) = rows(&out);
+    assert_eq!((batch.num_rows(), next, last_page), (2, None, None));
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::values::{parse_bool, parse_count, parse_duration};
 use super::KeyDoc;
 use crate::engine::DefaultPolicy;
-use crate::transport::{given_or_http, Transport};
+use crate::engine::Transport;
+use crate::transport::given_or_new_reqwest;
 use crate::Result;
 
 /// The options every vendor accepts.
@@ -142,7 +143,7 @@ impl FetchSettings {
 
     /// `given`, or a new HTTP client with these timeouts.
     pub fn transport(&self, given: Option<Arc<dyn Transport>>) -> Result<Arc<dyn Transport>> {
-        given_or_http(given, self.connect_timeout, self.request_timeout)
+        given_or_new_reqwest(given, self.connect_timeout, self.request_timeout)
     }
 }
 

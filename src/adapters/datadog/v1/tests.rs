@@ -27,9 +27,9 @@ fn window(start_s: i64, end_s: i64) -> Cursor {
     Cursor::Window(TimeWindow::new(start_s * 1000, end_s * 1000))
 }
 
-fn rows(outcome: PageOutcome) -> RecordBatch {
+fn rows(outcome: ParsedResponse) -> RecordBatch {
     match outcome {
-        PageOutcome::Rows { batch, next, .. } => {
+        ParsedResponse::Rows { batch, next, .. } => {
             assert!(next.is_none());
             batch
         }
@@ -42,7 +42,7 @@ fn recorded_24h_response_parses_to_its_288_points() {
     let body = fixture("v1_query_metrics_ok.json");
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     let batch = rows(
-        a.parse_response(&window(1641343852, 1641430252 + 300), &body)
+        a.parse_body(&window(1641343852, 1641430252 + 300), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 288);
@@ -77,7 +77,7 @@ fn float_timestamps_parse_like_integers() {
     let body = fixture("v1_query_metrics_ok_float_ts.json");
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     let batch = rows(
-        a.parse_response(&window(1623846101, 1623932501 + 300), &body)
+        a.parse_body(&window(1623846101, 1623932501 + 300), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 288);
@@ -96,7 +96,7 @@ fn groupby_response_keeps_the_scope_with_commas() {
         &[Aggregation::Avg],
     );
     let batch = rows(
-        a.parse_response(&window(1618221095, 1618221295), &body)
+        a.parse_body(&window(1618221095, 1618221295), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 2);
@@ -112,7 +112,7 @@ fn points_outside_the_window_are_trimmed() {
     let a = adapter("system.cpu.idle{*}", 300, &[Aggregation::Avg]);
     // One hour starting on a bucket: exactly 12 buckets of 5 minutes.
     let batch = rows(
-        a.parse_response(&window(1641344100, 1641344100 + 3600), &body)
+        a.parse_body(&window(1641344100, 1641344100 + 3600), &body)
             .unwrap(),
     );
     assert_eq!(batch.num_rows(), 12);
@@ -133,7 +133,7 @@ fn four_aggregations_zip_by_query_index() {
     );
     // Sorted aggregations: avg (index 0), max (1), sum (2).
     assert_eq!(a.wire_query(), "avg:m{*} by {host}.rollup(avg,60),max:m{*} by {host}.rollup(max,60),sum:m{*} by {host}.rollup(sum,60)");
-    let batch = rows(a.parse_response(&window(0, 600), body).unwrap());
+    let batch = rows(a.parse_body(&window(0, 600), body).unwrap());
     assert_eq!(batch.num_rows(), 3);
     let scope = batch.column(COL_SCOPE).as_string::<i32>();
     let avg = batch.column(COL_AVG).as_primitive::<Float64Type>();
@@ -153,10 +153,10 @@ fn coarser_interval_asks_for_a_split() {
     let body = fixture("v1_query_metrics_ok.json");
     let a = adapter("system.cpu.idle{*}", 60, &[Aggregation::Avg]);
     match a
-        .parse_response(&window(1641343852, 1641430252), &body)
+        .parse_body(&window(1641343852, 1641430252), &body)
         .unwrap()
     {
-        PageOutcome::WindowTooLarge(reason) => assert!(reason.contains("300"), "{reason}"),
+        ParsedResponse::WindowTooLarge(reason) => assert!(reason.contains("300"), "{reason}"),
         other => panic!("expected a split, got {other:?}"),
     }
 }
@@ -166,7 +166,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
     let a = adapter("m{*}", 60, &[Aggregation::Avg]);
     let body = fixture("v1_query_metrics_ok.json");
     let err = a
-        .parse_response(&window(0, 60), &body[..body.len() / 2])
+        .parse_body(&window(0, 60), &body[..body.len() / 2])
         .unwrap_err();
     assert!(matches!(
         err,
@@ -181,7 +181,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         "{err}"
     );
     let err = a
-        .parse_response(&window(0, 60), b"<html>oops</html>")
+        .parse_body(&window(0, 60), b"<html>oops</html>")
         .unwrap_err();
     assert!(matches!(
         err,
@@ -196,7 +196,7 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         "{err}"
     );
     let err = a
-        .parse_response(
+        .parse_body(
             &window(0, 60),
             br#"{"series":[{"query_index":7,"pointlist":[]}]}"#,
         )
@@ -204,12 +204,12 @@ fn malformed_and_truncated_bodies_are_clear_errors() {
         .to_string();
     assert!(err.contains("query_index 7"), "{err}");
     let err = a
-        .parse_response(&window(0, 60), br#"{"status":"error","error":"bad query"}"#)
+        .parse_body(&window(0, 60), br#"{"status":"error","error":"bad query"}"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("bad query"), "{err}");
     let err = a
-        .parse_response(&window(0, 60), br#"{"series":"nope"}"#)
+        .parse_body(&window(0, 60), br#"{"series":"nope"}"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("invalid type"), "{err}");
@@ -220,7 +220,7 @@ fn empty_series_give_no_rows_and_other_shapes_are_errors() {
     let a = adapter("m{*}", 60, &[Aggregation::Avg]);
     let empty = br#"{"status":"ok","series":[]}"#;
     assert_eq!(
-        rows(a.parse_response(&window(0, 60), empty).unwrap()).num_rows(),
+        rows(a.parse_body(&window(0, 60), empty).unwrap()).num_rows(),
         0
     );
     for body in [
@@ -228,10 +228,7 @@ fn empty_series_give_no_rows_and_other_shapes_are_errors() {
         b"{}",
         br#"{"unexpected":"shape"}"#,
     ] {
-        let err = a
-            .parse_response(&window(0, 60), body)
-            .unwrap_err()
-            .to_string();
+        let err = a.parse_body(&window(0, 60), body).unwrap_err().to_string();
         assert!(err.contains("no 'series' list"), "{err}");
     }
 }
@@ -242,7 +239,7 @@ fn points_out_of_order_come_out_in_time_order() {
     let body = br#"{"status":"ok","series":[
         {"scope":"*","query_index":0,"interval":60,"pointlist":[[120000,3],[0,1],[60000,2],[60000,2]]},
         {"scope":"*","query_index":1,"interval":60,"pointlist":[[120000,30],[0,10],[60000,20]]}]}"#;
-    let batch = rows(a.parse_response(&window(0, 180), body).unwrap());
+    let batch = rows(a.parse_body(&window(0, 180), body).unwrap());
     let ts = batch
         .column(COL_TS)
         .as_primitive::<TimestampMillisecondType>();
@@ -307,4 +304,19 @@ fn too_many_points_400_is_a_split() {
     );
     assert_eq!(a.classify_error(503, b""), ErrorClass::Retry);
     assert_eq!(a.classify_error(403, b""), ErrorClass::Fatal);
+}
+
+#[test]
+fn a_huge_granularity_saturates_instead_of_overflowing() {
+    let a = adapter("m{*}", i64::MAX, &[Aggregation::Avg]);
+    assert_eq!(a.alignment_ms(), i64::MAX);
+    let request = a.build_request(&window(0, 60)).unwrap();
+    let to: i64 = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "to")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap();
+    // `to` rounds the window's end up to the (saturated) granularity.
+    assert_eq!(to, i64::MAX / 1000);
 }

@@ -47,8 +47,8 @@ fn window(start: i64, end: i64) -> Cursor {
 }
 
 fn rows(a: &DatadogV2TimeseriesAdapter, cursor: &Cursor, body: &[u8]) -> RecordBatch {
-    match a.parse_response(cursor, body).unwrap() {
-        PageOutcome::Rows {
+    match a.parse_body(cursor, body).unwrap() {
+        ParsedResponse::Rows {
             batch, next: None, ..
         } => batch,
         other => panic!("expected rows, got {other:?}"),
@@ -216,7 +216,7 @@ fn fields_in_any_order_and_unknown_fields_are_accepted() {
 fn malformed_bodies_are_clear_errors() {
     let a = one_query();
     let w = window(0, 5_000);
-    let err = |body: &[u8]| a.parse_response(&w, body).unwrap_err();
+    let err = |body: &[u8]| a.parse_body(&w, body).unwrap_err();
     let e = err(
         br#"{"data":{"attributes":{"series":[{"query_index":0}],"times":[1,2],"values":[[1]]}}}"#,
     );
@@ -304,7 +304,7 @@ fn a_time_axis_out_of_order_comes_out_in_order_and_other_shapes_are_errors() {
     );
     for other in [&br#"{"unexpected":"shape"}"#[..], br#"{"data":{"id":"0"}}"#] {
         let err = one_query()
-            .parse_response(&window(0, 1), other)
+            .parse_body(&window(0, 1), other)
             .unwrap_err()
             .to_string();
         assert!(err.contains("no 'data.attributes'"), "{err}");

@@ -7,14 +7,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::adapters::datadog::{
-    is_loopback, parse_base_url, site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator,
-    Secret, V2Queries, DEFAULT_SITE,
+    site_url, Credentials, NamedFormula, NamedQuery, ScalarAggregator, Secret, V2Queries,
+    DEFAULT_SITE,
 };
 use crate::sql::config::values::parse_duration;
 use crate::sql::config::{
     names, normalized_key, CommonConfigKey, FetchSettings, KeyDoc, OptionValue, WindowConfigKey,
     WindowSettings,
 };
+use crate::transport::{is_loopback, parse_base_url};
 use crate::{Error, Result};
 
 /// Which Datadog API a table queries.

@@ -14,10 +14,10 @@ pub use config::{DatadogConfig, DatadogConfigKey, DatadogKind};
 pub use spec::DatadogSpec;
 
 use crate::adapters::datadog::{DatadogV1Adapter, DatadogV1Options};
+use crate::engine::Transport;
 use crate::sql::config::{KeyDoc, OptionValue, Options};
 use crate::sql::registry::{TableDefaults, TableFunction, Vendor};
 use crate::sql::table::ApiTable;
-use crate::transport::Transport;
 use crate::{Error, Result};
 
 /// One Datadog API in the vendor registry.
@@ -180,18 +180,23 @@ pub async fn validate_credentials(
         credentials: config.credentials.clone(),
     })?;
     let request = adapter.validate_request()?;
+    const CHECK: &str = "credential check (GET /api/v1/validate)";
     let response = transport
         .send(&request)
         .await
-        .map_err(|e| Error::config(format!("cannot reach {base_url}: {e}")))?;
+        .map_err(|source| Error::Network {
+            adapter: config.kind.adapter_name(),
+            cursor: CHECK.into(),
+            source,
+        })?;
     if response.status == 200 {
         return Ok(());
     }
     Err(Error::Api {
         adapter: config.kind.adapter_name(),
-        cursor: "credential check (GET /api/v1/validate)".into(),
+        cursor: CHECK.into(),
         status: response.status,
         message: crate::engine::default_error_message(&response.body),
-        hint: " (check DD_API_KEY, and DD_SITE or base_url)",
+        hint: Some("check DD_API_KEY, and DD_SITE or base_url"),
     })
 }

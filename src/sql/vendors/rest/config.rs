@@ -8,7 +8,6 @@ use std::str::FromStr;
 
 use http::Method;
 
-use crate::adapters::datadog::parse_base_url;
 use crate::adapters::rest::columns::{ColumnSpec, ColumnType, Pointer, TimeFormat};
 use crate::adapters::rest::{Paging, ParamLocation, RestOptions, TokenSource, Value};
 use crate::adapters::Secret;
@@ -16,6 +15,7 @@ use crate::sql::config::values::{parse_bool, parse_count};
 use crate::sql::config::{
     names, normalized_key, suffix_after, CommonConfigKey, FetchSettings, KeyDoc, OptionValue,
 };
+use crate::transport::parse_base_url;
 use crate::{Error, Result};
 
 /// Which paging a REST table uses.

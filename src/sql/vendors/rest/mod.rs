@@ -11,10 +11,10 @@ use datafusion::arrow::datatypes::FieldRef;
 pub use config::{column_from_field, RestConfig, RestConfigKey, RestKind};
 pub use spec::RestSpec;
 
+use crate::engine::Transport;
 use crate::sql::config::{KeyDoc, Options};
 use crate::sql::registry::{TableDefaults, Vendor};
 use crate::sql::table::ApiTable;
-use crate::transport::Transport;
 use crate::Result;
 
 /// One REST paging style in the vendor registry.
