@@ -12,6 +12,10 @@ async fn main() {
         .init();
     let args = ddstream::cli::Args::parse();
     if let Err(e) = ddstream::cli::run(args).await {
+        // `ddstream ... | head`: the reader has what it wanted.
+        if ddstream::cli::is_broken_pipe(&e) {
+            std::process::exit(0);
+        }
         eprintln!("error: {}", ddstream::cli::one_line(&e));
         std::process::exit(1);
     }

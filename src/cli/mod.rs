@@ -3,6 +3,7 @@
 
 mod config_file;
 mod output;
+mod plot;
 mod progress;
 
 use std::io::IsTerminal;
@@ -14,10 +15,8 @@ use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
-use futures::StreamExt;
 
-pub use output::OutputFormat;
-use output::ResultWriter;
+pub use output::{is_broken_pipe, MaxRows, OutputFormat};
 
 use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, TableDefaults};
 
@@ -42,9 +41,16 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// Write the result here instead of standard output.
+    /// Write the result here instead of standard output; `{n}` in the name writes one file
+    /// per result set (`out_{n}.parquet`).
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
+    /// Rows the table format prints (the rest are counted); `inf` prints all, streaming.
+    #[arg(long, value_name = "N|inf", default_value = "40")]
+    pub max_rows: MaxRows,
+    /// Also draw the result as a line chart into this .png or .svg file (`{n}` as for -o).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     /// Datadog API base URL for `validate`, `CREATE EXTERNAL TABLE ... STORED AS DATADOG_*` and
     /// the `datadog_*()` table functions (a proxy or a simulator); default `https://api.$DD_SITE`.
     #[arg(long, global = true)]
@@ -156,25 +162,25 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, args: &Args) -> DFResult<(
     if statements.is_empty() {
         return Err(DataFusionError::Plan("no SQL statement given".into()));
     }
+    let options = output::OutputOptions {
+        format: args.format,
+        output: args.output.clone(),
+        max_rows: args.max_rows,
+        plot: args.plot.clone(),
+    };
+    let mut out = output::Run::start(options, output::count_result_sets(&statements))?;
     for statement in statements {
         let state = ctx.state();
         let plan = state.statement_to_plan(statement).await?;
         let df = ctx.execute_logical_plan(plan).await?;
         let physical = df.create_physical_plan().await?;
-        let schema = physical.schema();
-        let out: Box<dyn std::io::Write + Send> = match &args.output {
-            Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
-            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-        };
-        let mut writer = ResultWriter::new(args.format, out, &schema)?;
+        let mut set = out.begin(&physical.schema())?;
         let bar = progress::Progress::start(Arc::clone(&physical), std::io::stderr().is_terminal());
-        let mut stream = execute_stream(physical, ctx.task_ctx())?;
-        while let Some(batch) = stream.next().await {
-            writer.write(&batch?)?;
-        }
+        set.drain(execute_stream(physical, ctx.task_ctx())?).await?;
         bar.finish();
-        writer.finish()?;
+        set.finish()?;
     }
+    out.finish()?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-fn ddstream(args: &[&str]) -> std::process::Output {
+pub(crate) fn ddstream(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ddstream"))
         .args(args)
         .env_remove("DD_API_KEY")
@@ -47,7 +47,7 @@ fn simulate_serves_the_v2_tables() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "n,hosts\n180,3\nscope,chunks\nhost:db-1,24\nhost:web-1,24\nhost:web-2,24"
+        "n,hosts\n180,3\n\nscope,chunks\nhost:db-1,24\nhost:web-1,24\nhost:web-2,24"
     );
 }
 
