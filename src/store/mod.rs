@@ -1,0 +1,551 @@
+//! The datastream store: streams of timestamped values kept at every granularity, with upstream
+//! `datastream`'s API and semantics (`wlanslovenija/datastream` 0.5.19, its MongoDB backend),
+//! embedded: metadata, tags, downsample and derive state and the append buffer in SQLite (WAL).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ddstream::store::StoreError> {
+//! use ddstream::store::{DataQuery, Datastream, Granularity, StreamSpec};
+//! use serde_json::json;
+//! let store = Datastream::open("/tmp/metrics").await?;
+//! let id = store
+//!     .ensure_stream(StreamSpec::new(json!({"name": "cpu"}), json!({}), ["mean", "min", "max"], Granularity::Seconds))
+//!     .await?;
+//! store.append(&id, json!(42.5), None, true).await?;
+//! store.downsample_streams(None, None, false, None).await?;
+//! let points = store.get_data_vec(&id, Granularity::Minutes, DataQuery::start(chrono::DateTime::UNIX_EPOCH)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`granularity`] (the seven granularities), `tags` (reserved names, matching),
+//! `value` (value types and append checks), `downsamplers` (value and time downsampler maths),
+//! `derive` (derive operators), `append`, `downsample`, `backprocess`, `query` (range rules and
+//! paging), `streams` (ensure, tags, find, delete), `meta` (SQLite schema and rows), `txn` (a
+//! transaction's stream cache), `datapoint` (returned shapes), `error`.
+//!
+//! # Choices where upstream is silent or MongoDB-specific
+//!
+//! - **Transactions instead of locks.** Every call that writes runs in one SQLite `BEGIN
+//!   IMMEDIATE` transaction (an append, a whole `append_multiple` batch, one stream's
+//!   downsampling, a backprocess, an `ensure_stream`), so the monotonic-timestamp check and the
+//!   insert are atomic and `downsample_streams` never sees half an append. There is no
+//!   maintenance lease, so `LockExpiredMidMaintenance` and `DownsampleConsistencyNotGuaranteed`
+//!   do not exist; the `LastDatapoint` safety margin is not needed (`latest_datapoint` alone
+//!   bounds the downsampling). When the busy timeout runs out an append is
+//!   `StreamAppendContended`; other calls return a `Storage` error.
+//! - **`append_multiple`** commits the points before the first failing one and returns that
+//!   error (upstream leaves them too), in one transaction for the whole batch.
+//! - **Numbers are f64.** `high_accuracy: true` is refused with `UnsupportedValueType`; a numeric
+//!   value comes back as a float (`42` → `42.0`); nominal and graph values come back exactly as
+//!   appended. Booleans are not numbers.
+//! - **Tag queries**: a nested object matches as a recursive subset; a scalar matches an equal
+//!   value (numbers by value) or a stored list holding it. MongoDB's operator suffixes (`iexact`,
+//!   `gte`, `in`, `all`, ...) are not interpreted: such keys match literally.
+//! - **`remove_tag`** removes every leaf path of the given dict (upstream only managed top-level
+//!   keys); `update_tags` sets leaf paths (a scalar on the way to a deeper leaf becomes an object).
+//! - **Errors**: upstream's `ValueError`, `TypeError` and `AttributeError` cases are
+//!   `InvalidArgument`. A malformed stream id is `StreamNotFound`. `get_data` asking for a value
+//!   or time downsampler the store does not implement (`median`, `intervals_*`) is
+//!   `UnsupportedDownsampler` (upstream asserts). An empty `derive_from` is
+//!   `InvalidOperatorArguments`; a non-numeric `max_value` too (as the InfluxDB backend).
+//! - **Downsamplers beyond upstream**: `most_often`, `least_often` and `frequencies` work for
+//!   numeric and nominal streams; `frequencies` (`f`) is a list of `[value, count]` pairs sorted
+//!   by value (numbers numerically, then strings, then other JSON by its text), summed when
+//!   cascading; `most_often`/`least_often` store `frequencies` as their dependency and break
+//!   ties by the smallest value (the SQL aggregates' rule). `median` is refused.
+//! - **Pre-downsampled dicts** are read key by key only in numeric streams; a nominal stream's
+//!   dict is one value.
+//! - **Derived streams fed downsampled points** (a source descriptor with a coarser granularity):
+//!   every operator sees such a point as its mean `s / c` (null when the bucket is empty) at its
+//!   last time `t['z']` (upstream does this for `sum` only and fails for the others). `sum`
+//!   completes a bucket when every *distinct* source reported.
+//! - **Errors inside derived streams** (a derived point older than the derived stream's latest)
+//!   are logged, not returned: the source's append did succeed.
+//! - **Range end clamp**: an end past 2038-01-19T03:14:07Z includes a point at that second.
+//! - **Warnings** are `tracing` events on target `ddstream::store` with a `warning` field naming
+//!   upstream's warning class.
+//! - **Streams without downsamplers** keep their points in the SQLite buffer.
+
+pub mod granularity;
+
+mod append;
+mod backprocess;
+mod datapoint;
+mod derive;
+mod downsample;
+mod downsamplers;
+mod error;
+mod meta;
+mod query;
+mod streams;
+mod tags;
+mod txn;
+mod value;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::{Map, Value};
+
+pub use append::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use datapoint::{Datapoint, StreamDatapoint, Time};
+pub use derive::DeriveOp;
+pub use downsamplers::{DownsamplerSet, TimeDownsampler, ValueDownsampler};
+pub use error::{StoreError, StoreResult};
+pub use granularity::Granularity;
+pub use query::DataQuery;
+pub use streams::{DeriveSource, StreamSpec};
+pub use tags::RESERVED_TAGS;
+pub use value::ValueType;
+
+use datapoint::{secs, to_datetime};
+use downsample::bucket_datapoint;
+use query::{Cursor, Item};
+use txn::Txn;
+
+/// A stream of datapoints from [`Datastream::get_data`].
+pub type DatapointStream = BoxStream<'static, StoreResult<Datapoint>>;
+
+/// A predicate on a stream's tags (as `get_tags` returns them) for `downsample_streams`.
+pub type StreamFilter = Arc<dyn Fn(&Map<String, Value>) -> bool + Send + Sync>;
+
+/// One datapoint of an `append_multiple` batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDatapoint {
+    /// The stream id.
+    pub stream_id: String,
+    /// The value.
+    pub value: Value,
+    /// The timestamp (None: now).
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// How long a write waits for another writer (another process) before giving up.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+struct Inner {
+    /// The writer connection.
+    write: Mutex<Connection>,
+    /// A second connection for reads, so reads never wait for this process's writes (WAL).
+    read: Mutex<Connection>,
+    root: PathBuf,
+}
+
+/// The datastream store (upstream's `Datastream(backend)`).
+#[derive(Debug, Clone)]
+pub struct Datastream {
+    inner: Arc<Inner>,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::storage(
+        "datastream store",
+        "a previous call panicked while holding the connection",
+    )
+}
+
+/// The JSON object of an optional query-tags argument, checked for `__` keys.
+fn query_object(query: Option<&Value>) -> StoreResult<Option<Map<String, Value>>> {
+    let q = tags::object(query, "query_tags")?.cloned();
+    if let Some(q) = &q {
+        tags::check_query_tags(q)?;
+    }
+    Ok(q)
+}
+
+impl Datastream {
+    /// Opens (creating if needed) the store in directory `dir`: `dir/datastream.sqlite`.
+    pub async fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
+        Self::open_with(dir, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`Datastream::open`] with a busy timeout for writes that wait on other writers.
+    pub async fn open_with(dir: impl AsRef<Path>, busy_timeout: Duration) -> StoreResult<Self> {
+        let root = dir.as_ref().to_path_buf();
+        let inner = tokio::task::spawn_blocking(move || -> StoreResult<Inner> {
+            std::fs::create_dir_all(&root)
+                .map_err(|e| StoreError::storage(format!("creating {}", root.display()), e))?;
+            let db = root.join("datastream.sqlite");
+            let write = meta::open(&db, busy_timeout)?;
+            let read = meta::open(&db, busy_timeout)?;
+            Ok(Inner {
+                write: Mutex::new(write),
+                read: Mutex::new(read),
+                root,
+            })
+        })
+        .await
+        .map_err(|e| StoreError::storage("opening the store", e))??;
+        Ok(Datastream {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Runs `f` on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::storage("datastream store task", e))?
+    }
+
+    /// Runs `f` in one write transaction; `Ok(Err(e))` commits and then returns `e`. With
+    /// `append`, a busy store is `StreamAppendContended`.
+    async fn write<T: Send + 'static>(
+        &self,
+        append: bool,
+        f: impl FnOnce(&mut Txn<'_>) -> StoreResult<StoreResult<T>> + Send + 'static,
+    ) -> StoreResult<T> {
+        let result = self
+            .blocking(move |inner| {
+                let mut conn = inner.write.lock().map_err(|_| poisoned())?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let outcome = {
+                    let mut txn = Txn::new(&tx);
+                    let outcome = f(&mut txn)?;
+                    txn.flush()?;
+                    outcome
+                };
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await;
+        match result {
+            Ok(inner) => inner,
+            Err(e) if append && e.is_busy() => Err(StoreError::StreamAppendContended(format!(
+                "another writer held the store longer than the busy timeout; retry the append ({e})"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `f` on the read connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Txn<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.blocking(move |inner| {
+            let conn = inner.read.lock().map_err(|_| poisoned())?;
+            let mut txn = Txn::new(&conn);
+            f(&mut txn)
+        })
+        .await
+    }
+
+    /// Ensures a stream matching `spec.query_tags` exists and returns its id (upstream
+    /// `ensure_stream`): an existing stream gets `query_tags ∪ tags` as its tags and must agree on
+    /// value type, options and derivation; a new one is created.
+    pub async fn ensure_stream(&self, spec: StreamSpec) -> StoreResult<String> {
+        self.write(false, move |txn| {
+            streams::ensure_stream(txn, &spec, &|conn, row| meta::has_points(conn, row.seq))
+        })
+        .await
+    }
+
+    /// The stream's tags merged with the store's own fields (`stream_id`, `value_downsamplers`,
+    /// `downsampled_until`, ...).
+    pub async fn get_tags(&self, stream_id: &str) -> StoreResult<Map<String, Value>> {
+        let id = stream_id.to_string();
+        self.read(move |txn| {
+            let seq = txn.seq_of(&id)?;
+            let row = txn.row(seq)?.clone();
+            streams::tags_of(txn, &row)
+        })
+        .await
+    }
+
+    /// Deep-merges `tags` into the stream's tags.
+    pub async fn update_tags(&self, stream_id: &str, tags: Value) -> StoreResult<()> {
+        let update = tags::object(Some(&tags), "tags")?
+            .cloned()
+            .unwrap_or_default();
+        tags::check_tags(&update)?;
+        let id = stream_id.to_string();
+        self.write(false, move |txn| {
+            streams::edit_tags(txn, &id, |t| tags::deep_merge(t, &update))?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Removes every leaf path of `tag` (values are ignored) from the stream's tags.
+    pub async fn remove_tag(&self, stream_id: &str, tag: Value) -> StoreResult<()> {
+        let remove = tags::object(Some(&tag), "tag")?
+            .cloned()
+            .unwrap_or_default();
+        tags::check_tags(&remove)?;
+        let id = stream_id.to_string();
+        self.write(false, move |txn| {
+            streams::edit_tags(txn, &id, |t| tags::remove_paths(t, &remove))?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Removes all of the stream's tags (its own fields stay).
+    pub async fn clear_tags(&self, stream_id: &str) -> StoreResult<()> {
+        let id = stream_id.to_string();
+        self.write(false, move |txn| {
+            streams::edit_tags(txn, &id, Map::clear)?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// The tags (as `get_tags`) of every stream matching `query_tags`, in creation order.
+    /// `stream_id` is not a tag here: `{"stream_id": id}` matches nothing.
+    pub async fn find_streams(
+        &self,
+        query_tags: Option<Value>,
+    ) -> StoreResult<Vec<Map<String, Value>>> {
+        let query = query_object(query_tags.as_ref())?;
+        self.read(move |txn| {
+            let rows = streams::matching(txn.conn, query.as_ref(), false)?;
+            rows.iter().map(|r| streams::tags_of(txn, r)).collect()
+        })
+        .await
+    }
+
+    /// Appends `value` at `timestamp` (None: now). With `check_timestamp` the timestamp must not
+    /// be older than the stream's latest datapoint (equal is fine).
+    pub async fn append(
+        &self,
+        stream_id: &str,
+        value: Value,
+        timestamp: Option<DateTime<Utc>>,
+        check_timestamp: bool,
+    ) -> StoreResult<StreamDatapoint> {
+        let id = stream_id.to_string();
+        self.write(true, move |txn| {
+            append::append_user(txn, &id, &value, timestamp, check_timestamp).map(Ok)
+        })
+        .await
+    }
+
+    /// Appends a batch in one transaction, each point with `check_timestamp`; on the first bad
+    /// point the ones before it are kept and its error is returned.
+    pub async fn append_multiple(&self, datapoints: Vec<NewDatapoint>) -> StoreResult<()> {
+        self.write(true, move |txn| {
+            for (i, p) in datapoints.iter().enumerate() {
+                match append::append_user(txn, &p.stream_id, &p.value, p.timestamp, true) {
+                    Ok(_) => {}
+                    Err(e @ StoreError::Storage { .. }) => return Err(e),
+                    Err(e) => {
+                        tracing::debug!(target: "ddstream::store", "append_multiple stopped at datapoint {i}: {e}");
+                        return Ok(Err(e));
+                    }
+                }
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Deletes the streams matching `query_tags` (`stream_id` allowed) in dependency order, or
+    /// every stream with `None`.
+    pub async fn delete_streams(&self, query_tags: Option<Value>) -> StoreResult<()> {
+        let query = query_object(query_tags.as_ref())?;
+        self.write(false, move |txn| match query {
+            None => {
+                txn.conn.execute_batch(
+                    "DELETE FROM streams; DELETE FROM points; DELETE FROM buckets;",
+                )?;
+                Ok(Ok(()))
+            }
+            Some(q) => Ok(streams::delete_matching(txn, &q).map(|_| ())),
+        })
+        .await
+    }
+
+    /// Downsamples the matching streams (`stream_id` allowed) up to `until` (None: now), each in
+    /// its own transaction; returns the new datapoints when `return_datapoints`. A stream whose
+    /// downsampling fails is skipped with a warning, as upstream (storage failures are returned).
+    pub async fn downsample_streams(
+        &self,
+        query_tags: Option<Value>,
+        until: Option<DateTime<Utc>>,
+        return_datapoints: bool,
+        filter_stream: Option<StreamFilter>,
+    ) -> StoreResult<Vec<StreamDatapoint>> {
+        let query = query_object(query_tags.as_ref())?;
+        let until = secs(until.unwrap_or_else(Utc::now));
+        let candidates = self
+            .read(move |txn| {
+                let rows = streams::matching(txn.conn, query.as_ref(), true)?;
+                let mut out = Vec::new();
+                for r in rows
+                    .iter()
+                    .filter(|r| !r.downsamplers.is_empty() && r.latest.is_some())
+                {
+                    out.push((r.seq, r.id.clone(), streams::tags_of(txn, r)?));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut all = Vec::new();
+        for (seq, id, tags) in candidates {
+            if filter_stream.as_ref().is_some_and(|f| !f(&tags)) {
+                continue;
+            }
+            let result = self
+                .write(false, move |txn| {
+                    let mut out = Vec::new();
+                    match downsample::downsample_stream(
+                        txn,
+                        seq,
+                        until,
+                        return_datapoints.then_some(&mut out),
+                    ) {
+                        Ok(()) => Ok(Ok(out)),
+                        Err(e @ StoreError::Storage { .. }) => Err(e),
+                        Err(e) => Ok(Err(e)),
+                    }
+                })
+                .await;
+            match result {
+                Ok(points) => all.extend(points),
+                Err(e @ StoreError::Storage { .. }) => return Err(e),
+                Err(e) => tracing::warn!(
+                    target: "ddstream::store",
+                    warning = "DatastreamWarning",
+                    stream = %id,
+                    "downsampling failed, stream skipped: {e}"
+                ),
+            }
+        }
+        Ok(all)
+    }
+
+    /// Backprocesses the pending derived streams matching `query_tags`.
+    pub async fn backprocess_streams(&self, query_tags: Option<Value>) -> StoreResult<()> {
+        let query = query_object(query_tags.as_ref())?;
+        let pending = self
+            .read(move |txn| {
+                Ok(streams::matching(txn.conn, query.as_ref(), true)?
+                    .into_iter()
+                    .filter(|r| r.pending_backprocess)
+                    .map(|r| r.seq)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        for seq in pending {
+            self.write(false, move |txn| {
+                if txn.exists(seq)? {
+                    backprocess::backprocess_stream(txn, seq)?;
+                }
+                Ok(Ok(()))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The stream's datapoints at `granularity` in the range of `query` (upstream `get_data`),
+    /// oldest first (newest with `reverse`). A granularity finer than the stream's highest is
+    /// its highest; there the value and time selections are ignored.
+    pub async fn get_data(
+        &self,
+        stream_id: &str,
+        granularity: Granularity,
+        query: DataQuery,
+    ) -> StoreResult<DatapointStream> {
+        query.check()?;
+        let values = query
+            .value_downsamplers
+            .as_deref()
+            .map(DownsamplerSet::parse_selection)
+            .transpose()?;
+        let times = query
+            .time_downsamplers
+            .as_deref()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| TimeDownsampler::parse(n))
+                    .collect::<StoreResult<Vec<_>>>()
+            })
+            .transpose()?;
+        let id = stream_id.to_string();
+        let row = self
+            .read(move |txn| {
+                let seq = txn.seq_of(&id)?;
+                Ok(txn.row(seq)?.clone())
+            })
+            .await?;
+        let g = granularity.max(row.highest);
+        let raw = g == row.highest;
+        let Some((lo, hi)) = query.range(g) else {
+            return Ok(stream::empty().boxed());
+        };
+        let keys = match values {
+            None => Some(row.downsamplers),
+            Some(sel) if sel.is_empty() => None,
+            Some(sel) => Some(row.downsamplers.intersect(sel)),
+        };
+        let times: Option<Vec<TimeDownsampler>> = match times {
+            None => Some(TimeDownsampler::ALL.to_vec()),
+            Some(t) if t.is_empty() => None,
+            Some(t) => Some(t),
+        };
+        let cursor = Cursor::new(row.seq, g, raw, lo, hi, query.reverse);
+        let this = self.clone();
+        let pages = stream::try_unfold((this, cursor), |(this, mut cursor)| async move {
+            let (page, cursor) = this
+                .blocking(move |inner| {
+                    let conn = inner.read.lock().map_err(|_| poisoned())?;
+                    let page = cursor.next_page(&conn)?;
+                    Ok((page, cursor))
+                })
+                .await?;
+            if page.is_empty() {
+                return Ok::<_, StoreError>(None);
+            }
+            Ok(Some((page, (this, cursor))))
+        });
+        let points = pages
+            .map_ok(move |page| {
+                let keys = keys;
+                let times = times.clone();
+                stream::iter(page.into_iter().map(move |item| {
+                    Ok(match item {
+                        Item::Raw(p) => {
+                            let at = to_datetime(p.ts).unwrap_or_default();
+                            Datapoint {
+                                ts: at,
+                                t: Some(Time::At(at)),
+                                v: Some(p.value.to_json()),
+                            }
+                        }
+                        Item::Bucket(b) => bucket_datapoint(&b, keys, times.as_deref()),
+                    })
+                }))
+            })
+            .try_flatten();
+        Ok(points.boxed())
+    }
+
+    /// [`Datastream::get_data`] collected into a Vec.
+    pub async fn get_data_vec(
+        &self,
+        stream_id: &str,
+        granularity: Granularity,
+        query: DataQuery,
+    ) -> StoreResult<Vec<Datapoint>> {
+        self.get_data(stream_id, granularity, query)
+            .await?
+            .try_collect()
+            .await
+    }
+}
