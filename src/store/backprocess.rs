@@ -6,9 +6,11 @@
 
 use std::collections::VecDeque;
 
+use super::append::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use super::derive::{self, Feed};
 use super::error::StoreError;
 use super::granularity::Granularity;
+use super::meta;
 use super::query::{Cursor, Item};
 use super::txn::Txn;
 
@@ -23,7 +25,7 @@ struct Source {
 impl Source {
     fn head(&mut self, txn: &Txn<'_>) -> Result<Option<&Item>, StoreError> {
         if self.page.is_empty() {
-            self.page = self.cursor.next_page(txn.conn)?.into();
+            self.page = self.cursor.next_page(txn.conn, txn.segments)?.into();
         }
         Ok(self.page.front())
     }
@@ -53,17 +55,14 @@ pub(crate) fn backprocess_stream(txn: &mut Txn<'_>, seq: i64) -> Result<(), Stor
             continue;
         };
         let g = Granularity::from_index(c.granularity).unwrap_or(row.highest);
+        let name = c.name.clone();
+        let raw = g == row.highest;
+        let range = (MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
+        let listed = meta::segments_of(txn.conn, src, g, range.0, range.1)?;
         sources.push(Source {
             seq: src,
-            name: c.name.clone(),
-            cursor: Cursor::new(
-                src,
-                g,
-                g == row.highest,
-                super::append::MIN_TIMESTAMP,
-                super::append::MAX_TIMESTAMP + 1,
-                false,
-            ),
+            name,
+            cursor: Cursor::new(src, g, raw, range, false, listed),
             page: VecDeque::new(),
         });
     }

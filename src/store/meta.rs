@@ -90,6 +90,14 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     Ok(conn)
 }
 
+/// Another connection to an existing store's database, for reading.
+pub(crate) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::storage(format!("opening {}", path.display()), e))?;
+    conn.busy_timeout(busy_timeout)?;
+    Ok(conn)
+}
+
 /// The derive descriptor of a derived stream.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct DerivedFrom {
@@ -490,4 +498,151 @@ pub(crate) fn buckets_page(
         out.push(b);
     }
     Ok(out)
+}
+
+/// The segments of `stream` at `g` overlapping `[lo, hi)`, oldest first.
+pub(crate) fn segments_of(
+    conn: &Connection,
+    stream: i64,
+    g: Granularity,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<super::segments::SegmentMeta>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, path, min_ts, max_ts, rows FROM segments
+         WHERE stream = ?1 AND granularity = ?2 AND max_ts >= ?3 AND min_ts < ?4 ORDER BY min_ts, id",
+    )?;
+    let rows = stmt.query_map(params![stream, g.index() as i64, lo, hi], |r| {
+        Ok(super::segments::SegmentMeta {
+            id: r.get(0)?,
+            path: r.get(1)?,
+            min_ts: r.get(2)?,
+            max_ts: r.get(3)?,
+            rows: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Lists a new segment.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_segment(
+    conn: &Connection,
+    stream: i64,
+    g: Granularity,
+    path: &str,
+    min_ts: i64,
+    max_ts: i64,
+    rows: usize,
+    bytes: usize,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO segments (stream, granularity, path, min_ts, max_ts, rows, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![stream, g.index() as i64, path, min_ts, max_ts, rows as i64, bytes as i64],
+    )?;
+    Ok(())
+}
+
+/// Unlists the segments of `stream` (all of them, or those with the given ids); returns their
+/// paths.
+pub(crate) fn remove_segments(
+    conn: &Connection,
+    stream: i64,
+    ids: Option<&[i64]>,
+) -> Result<Vec<String>, StoreError> {
+    let mut paths = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT id, path FROM segments WHERE stream = ?1")?;
+    let rows = stmt.query_map([stream], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (id, path) = row?;
+        if ids.is_none_or(|ids| ids.contains(&id)) {
+            paths.push((id, path));
+        }
+    }
+    for (id, _) in &paths {
+        conn.execute("DELETE FROM segments WHERE id = ?1", [id])?;
+    }
+    Ok(paths.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Every listed segment path and every path waiting in `garbage`.
+pub(crate) fn known_paths(
+    conn: &Connection,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for sql in ["SELECT path FROM segments", "SELECT path FROM garbage"] {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            out.insert(row?);
+        }
+    }
+    Ok(out)
+}
+
+/// Queues paths of replaced segments for deletion once readers are done with them.
+pub(crate) fn add_garbage(conn: &Connection, paths: &[String], now: i64) -> Result<(), StoreError> {
+    for p in paths {
+        conn.execute(
+            "INSERT OR REPLACE INTO garbage (path, since) VALUES (?1, ?2)",
+            params![p, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Takes the garbage queued before `before`.
+pub(crate) fn take_garbage(conn: &Connection, before: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT path FROM garbage WHERE since < ?1")?;
+    let paths = stmt
+        .query_map([before], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    conn.execute("DELETE FROM garbage WHERE since < ?1", [before])?;
+    Ok(paths)
+}
+
+/// Whether `stream` holds any appended datapoint, in the buffer or in a segment.
+pub(crate) fn has_raw_data(
+    conn: &Connection,
+    stream: i64,
+    highest: Granularity,
+) -> Result<bool, StoreError> {
+    if has_points(conn, stream)? {
+        return Ok(true);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM segments WHERE stream = ?1 AND granularity = ?2 LIMIT 1")?;
+    Ok(stmt.exists(params![stream, highest.index() as i64])?)
+}
+
+/// Deletes the buffered raw points of `stream` between the keys `first` and `last` (inclusive)
+/// with `seq <= max_seq`; returns how many.
+pub(crate) fn delete_points(
+    conn: &Connection,
+    stream: i64,
+    first: (i64, i64),
+    last: (i64, i64),
+    max_seq: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM points WHERE stream = ?1 AND (ts, seq) >= (?2, ?3) AND (ts, seq) <= (?4, ?5) AND seq <= ?6",
+        params![stream, first.0, first.1, last.0, last.1, max_seq],
+    )?)
+}
+
+/// Deletes the buffered downsampled datapoints of `stream` at `g` with `first <= ts <= last`;
+/// returns how many.
+pub(crate) fn delete_buckets(
+    conn: &Connection,
+    stream: i64,
+    g: Granularity,
+    first: i64,
+    last: i64,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM buckets WHERE stream = ?1 AND granularity = ?2 AND ts >= ?3 AND ts <= ?4",
+        params![stream, g.index() as i64, first, last],
+    )?)
 }

@@ -74,8 +74,10 @@ mod derive;
 mod downsample;
 mod downsamplers;
 mod error;
+mod flush;
 mod meta;
 mod query;
+pub mod segments;
 mod streams;
 mod tags;
 mod txn;
@@ -87,6 +89,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
@@ -104,6 +108,7 @@ pub use value::ValueType;
 use datapoint::{secs, to_datetime};
 use downsample::bucket_datapoint;
 use query::{Cursor, Item};
+use segments::Segments;
 use txn::Txn;
 
 /// A stream of datapoints from [`Datastream::get_data`].
@@ -123,8 +128,39 @@ pub struct NewDatapoint {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+/// Counts from [`Datastream::storage_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Appended datapoints in the SQLite buffer.
+    pub buffered_points: i64,
+    /// Downsampled datapoints in SQLite (not yet closed).
+    pub buffered_buckets: i64,
+    /// Parquet segments.
+    pub segments: i64,
+    /// Rows in the segments.
+    pub segment_rows: i64,
+}
+
 /// How long a write waits for another writer (another process) before giving up.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options of [`Datastream::open_with`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a write waits for another writer (another process) before giving up.
+    pub busy_timeout: Duration,
+    /// Where segments go (default: the directory `segments/` of the store).
+    pub segments: Option<Arc<dyn ObjectStore>>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            segments: None,
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Inner {
@@ -133,6 +169,9 @@ struct Inner {
     /// A second connection for reads, so reads never wait for this process's writes (WAL).
     read: Mutex<Connection>,
     root: PathBuf,
+    db: PathBuf,
+    busy_timeout: Duration,
+    segments: Segments,
 }
 
 /// The datastream store (upstream's `Datastream(backend)`).
@@ -159,23 +198,37 @@ fn query_object(query: Option<&Value>) -> StoreResult<Option<Map<String, Value>>
 
 impl Datastream {
     /// Opens (creating if needed) the store in directory `dir`: `dir/datastream.sqlite`.
+    /// Segments go to `dir/segments/` (see [`segments`] for the layout).
     pub async fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
-        Self::open_with(dir, DEFAULT_BUSY_TIMEOUT).await
+        Self::open_with(dir, StoreOptions::default()).await
     }
 
-    /// [`Datastream::open`] with a busy timeout for writes that wait on other writers.
-    pub async fn open_with(dir: impl AsRef<Path>, busy_timeout: Duration) -> StoreResult<Self> {
+    /// [`Datastream::open`] with options. Objects under the segment root that no listing knows
+    /// and that are older than an hour (left by a writer killed mid-flush) are deleted.
+    pub async fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> StoreResult<Self> {
         let root = dir.as_ref().to_path_buf();
         let inner = tokio::task::spawn_blocking(move || -> StoreResult<Inner> {
-            std::fs::create_dir_all(&root)
-                .map_err(|e| StoreError::storage(format!("creating {}", root.display()), e))?;
+            let seg_dir = root.join("segments");
+            std::fs::create_dir_all(&seg_dir)
+                .map_err(|e| StoreError::storage(format!("creating {}", seg_dir.display()), e))?;
+            let store: Arc<dyn ObjectStore> = match options.segments {
+                Some(store) => store,
+                None => Arc::new(LocalFileSystem::new_with_prefix(&seg_dir).map_err(|e| {
+                    StoreError::storage(format!("opening {}", seg_dir.display()), e)
+                })?),
+            };
+            let segments = Segments::new(store);
             let db = root.join("datastream.sqlite");
-            let write = meta::open(&db, busy_timeout)?;
-            let read = meta::open(&db, busy_timeout)?;
+            let mut write = meta::open(&db, options.busy_timeout)?;
+            let read = meta::open(&db, options.busy_timeout)?;
+            flush::collect_leftovers(&mut write, &segments)?;
             Ok(Inner {
                 write: Mutex::new(write),
                 read: Mutex::new(read),
                 root,
+                db,
+                busy_timeout: options.busy_timeout,
+                segments,
             })
         })
         .await
@@ -213,7 +266,7 @@ impl Datastream {
                 let mut conn = inner.write.lock().map_err(|_| poisoned())?;
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let outcome = {
-                    let mut txn = Txn::new(&tx);
+                    let mut txn = Txn::new(&tx, &inner.segments);
                     let outcome = f(&mut txn)?;
                     txn.flush()?;
                     outcome
@@ -238,7 +291,7 @@ impl Datastream {
     ) -> StoreResult<T> {
         self.blocking(move |inner| {
             let conn = inner.read.lock().map_err(|_| poisoned())?;
-            let mut txn = Txn::new(&conn);
+            let mut txn = Txn::new(&conn, &inner.segments);
             f(&mut txn)
         })
         .await
@@ -249,7 +302,9 @@ impl Datastream {
     /// value type, options and derivation; a new one is created.
     pub async fn ensure_stream(&self, spec: StreamSpec) -> StoreResult<String> {
         self.write(false, move |txn| {
-            streams::ensure_stream(txn, &spec, &|conn, row| meta::has_points(conn, row.seq))
+            streams::ensure_stream(txn, &spec, &|conn, row| {
+                meta::has_raw_data(conn, row.seq, row.highest)
+            })
         })
         .await
     }
@@ -357,16 +412,31 @@ impl Datastream {
     /// every stream with `None`.
     pub async fn delete_streams(&self, query_tags: Option<Value>) -> StoreResult<()> {
         let query = query_object(query_tags.as_ref())?;
-        self.write(false, move |txn| match query {
-            None => {
-                txn.conn.execute_batch(
-                    "DELETE FROM streams; DELETE FROM points; DELETE FROM buckets;",
-                )?;
-                Ok(Ok(()))
-            }
-            Some(q) => Ok(streams::delete_matching(txn, &q).map(|_| ())),
-        })
-        .await
+        let paths = self
+            .write(false, move |txn| match query {
+                None => {
+                    let mut paths: Vec<String> = meta::known_paths(txn.conn)?.into_iter().collect();
+                    paths.sort();
+                    txn.conn.execute_batch(
+                        "DELETE FROM streams; DELETE FROM points; DELETE FROM buckets; DELETE FROM segments; DELETE FROM garbage;",
+                    )?;
+                    Ok(Ok(paths))
+                }
+                Some(q) => match streams::delete_matching(txn, &q) {
+                    Ok(deleted) => {
+                        let mut paths = Vec::new();
+                        for seq in deleted {
+                            paths.extend(meta::remove_segments(txn.conn, seq, None)?);
+                        }
+                        Ok(Ok(paths))
+                    }
+                    Err(e) => Ok(Err(e)),
+                },
+            })
+            .await?;
+        // The listings are gone: the objects are unreachable, delete them.
+        self.blocking(move |inner| inner.segments.delete(&paths))
+            .await
     }
 
     /// Downsamples the matching streams (`stream_id` allowed) up to `until` (None: now), each in
@@ -415,7 +485,14 @@ impl Datastream {
                 })
                 .await;
             match result {
-                Ok(points) => all.extend(points),
+                Ok(points) => {
+                    all.extend(points);
+                    self.blocking(move |inner| {
+                        let mut conn = inner.write.lock().map_err(|_| poisoned())?;
+                        flush::flush_stream(&mut conn, &inner.segments, seq)
+                    })
+                    .await?;
+                }
                 Err(e @ StoreError::Storage { .. }) => return Err(e),
                 Err(e) => tracing::warn!(
                     target: "ddstream::store",
@@ -499,21 +576,34 @@ impl Datastream {
             Some(t) if t.is_empty() => None,
             Some(t) => Some(t),
         };
-        let cursor = Cursor::new(row.seq, g, raw, lo, hi, query.reverse);
+        let seq = row.seq;
+        let reverse = query.reverse;
+        // A connection of its own with an open read transaction: the whole stream reads one
+        // snapshot, so a flush moving rows from the buffer to a segment meanwhile is not seen.
+        let (conn, cursor) = self
+            .blocking(move |inner| {
+                let conn = meta::open_reader(&inner.db, inner.busy_timeout)?;
+                conn.execute_batch("BEGIN DEFERRED")?;
+                let listed = meta::segments_of(&conn, seq, g, lo, hi)?;
+                Ok((conn, Cursor::new(seq, g, raw, (lo, hi), reverse, listed)))
+            })
+            .await?;
         let this = self.clone();
-        let pages = stream::try_unfold((this, cursor), |(this, mut cursor)| async move {
-            let (page, cursor) = this
-                .blocking(move |inner| {
-                    let conn = inner.read.lock().map_err(|_| poisoned())?;
-                    let page = cursor.next_page(&conn)?;
-                    Ok((page, cursor))
-                })
-                .await?;
-            if page.is_empty() {
-                return Ok::<_, StoreError>(None);
-            }
-            Ok(Some((page, (this, cursor))))
-        });
+        let pages = stream::try_unfold(
+            (this, conn, cursor),
+            |(this, conn, mut cursor)| async move {
+                let (page, conn, cursor) = this
+                    .blocking(move |inner| {
+                        let page = cursor.next_page(&conn, &inner.segments)?;
+                        Ok((page, conn, cursor))
+                    })
+                    .await?;
+                if page.is_empty() {
+                    return Ok::<_, StoreError>(None);
+                }
+                Ok(Some((page, (this, conn, cursor))))
+            },
+        );
         let points = pages
             .map_ok(move |page| {
                 let keys = keys;
@@ -534,6 +624,21 @@ impl Datastream {
             })
             .try_flatten();
         Ok(points.boxed())
+    }
+
+    /// Where the datapoints are: rows in the SQLite buffer and in segments.
+    pub async fn storage_stats(&self) -> StoreResult<StorageStats> {
+        self.read(|txn| {
+            let one =
+                |sql: &str| -> StoreResult<i64> { Ok(txn.conn.query_row(sql, [], |r| r.get(0))?) };
+            Ok(StorageStats {
+                buffered_points: one("SELECT COUNT(*) FROM points")?,
+                buffered_buckets: one("SELECT COUNT(*) FROM buckets")?,
+                segments: one("SELECT COUNT(*) FROM segments")?,
+                segment_rows: one("SELECT COALESCE(SUM(rows), 0) FROM segments")?,
+            })
+        })
+        .await
     }
 
     /// [`Datastream::get_data`] collected into a Vec.

@@ -3,6 +3,8 @@
 //! supported range) and a cursor that pages through a stream's datapoints of one granularity in
 //! time order, newest first with `reverse`.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
@@ -12,6 +14,7 @@ use super::downsamplers::Bucket;
 use super::error::StoreError;
 use super::granularity::Granularity;
 use super::meta::{self, PointRow};
+use super::segments::{SegmentMeta, Segments};
 
 /// Datapoints read per page.
 pub(crate) const PAGE: usize = 2048;
@@ -148,7 +151,16 @@ impl Item {
     }
 }
 
-/// Pages through one stream's datapoints of one granularity within `[lo, hi)`.
+/// The order key of an item: (time, insertion sequence).
+fn key(item: &Item) -> (i64, i64) {
+    match item {
+        Item::Raw(p) => (p.ts, p.seq),
+        Item::Bucket(b) => (b.ts, 0),
+    }
+}
+
+/// Pages through one stream's datapoints of one granularity within `[lo, hi)`, merging the
+/// SQLite buffer with the Parquet segments (a segment is read only when the merge reaches it).
 #[derive(Debug)]
 pub(crate) struct Cursor {
     stream: i64,
@@ -159,19 +171,30 @@ pub(crate) struct Cursor {
     reverse: bool,
     after_raw: Option<(i64, i64)>,
     after_bucket: Option<i64>,
-    done: bool,
+    buffer: VecDeque<Item>,
+    buffer_done: bool,
+    /// Segments not read yet, in the order the merge reaches them.
+    pending: VecDeque<SegmentMeta>,
+    /// Items of the segments read so far.
+    loaded: Vec<VecDeque<Item>>,
 }
 
 impl Cursor {
-    /// A cursor over `stream`'s datapoints at `granularity`; `raw` when that is its highest.
+    /// A cursor over `stream`'s datapoints at `granularity` (`raw` when that is its highest),
+    /// with the segments listed for that range.
     pub(crate) fn new(
         stream: i64,
         granularity: Granularity,
         raw: bool,
-        lo: i64,
-        hi: i64,
+        (lo, hi): (i64, i64),
         reverse: bool,
+        mut segments: Vec<SegmentMeta>,
     ) -> Self {
+        if reverse {
+            segments.sort_by_key(|s| std::cmp::Reverse((s.max_ts, s.id)));
+        } else {
+            segments.sort_by_key(|s| (s.min_ts, s.id));
+        }
         Cursor {
             stream,
             granularity,
@@ -181,14 +204,16 @@ impl Cursor {
             reverse,
             after_raw: None,
             after_bucket: None,
-            done: false,
+            buffer: VecDeque::new(),
+            buffer_done: false,
+            pending: segments.into(),
+            loaded: Vec::new(),
         }
     }
 
-    /// The next page (empty once the range is exhausted).
-    pub(crate) fn next_page(&mut self, conn: &Connection) -> Result<Vec<Item>, StoreError> {
-        if self.done {
-            return Ok(Vec::new());
+    fn refill_buffer(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        if !self.buffer.is_empty() || self.buffer_done {
+            return Ok(());
         }
         let page: Vec<Item> = if self.raw {
             let rows = meta::points_page(
@@ -220,10 +245,76 @@ impl Cursor {
             }
             rows.into_iter().map(Item::Bucket).collect()
         };
-        if page.len() < PAGE {
-            self.done = true;
+        self.buffer_done = page.len() < PAGE;
+        self.buffer = page.into();
+        Ok(())
+    }
+
+    /// True when `a` comes before `b` in the cursor's direction.
+    fn before(&self, a: (i64, i64), b: (i64, i64)) -> bool {
+        if self.reverse {
+            a > b
+        } else {
+            a < b
         }
-        Ok(page)
+    }
+
+    /// Where the next item is: None for the buffer, Some(i) for loaded segment i.
+    fn best(&self) -> Option<(Option<usize>, (i64, i64))> {
+        let mut best: Option<(Option<usize>, (i64, i64))> =
+            self.buffer.front().map(|i| (None, key(i)));
+        for (n, seg) in self.loaded.iter().enumerate() {
+            if let Some(item) = seg.front() {
+                let k = key(item);
+                if best.is_none_or(|(_, b)| self.before(k, b)) {
+                    best = Some((Some(n), k));
+                }
+            }
+        }
+        best
+    }
+
+    /// The next page (empty once the range is exhausted).
+    pub(crate) fn next_page(
+        &mut self,
+        conn: &Connection,
+        segments: &Segments,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        while out.len() < PAGE {
+            self.refill_buffer(conn)?;
+            // Read the next segment while it may hold the next item.
+            while let Some(next) = self.pending.front() {
+                let bound = if self.reverse {
+                    (next.max_ts, i64::MAX)
+                } else {
+                    (next.min_ts, i64::MIN)
+                };
+                match self.best() {
+                    Some((_, b)) if !self.before(bound, b) => break,
+                    _ => {}
+                }
+                let Some(seg) = self.pending.pop_front() else {
+                    break;
+                };
+                let mut items = segments.read(&seg.path, self.raw, self.lo, self.hi)?;
+                if self.reverse {
+                    items.reverse();
+                }
+                self.loaded.retain(|l| !l.is_empty());
+                self.loaded.push(items.into());
+            }
+            let item = match self.best() {
+                None => break,
+                Some((None, _)) => self.buffer.pop_front(),
+                Some((Some(n), _)) => self.loaded[n].pop_front(),
+            };
+            match item {
+                Some(item) => out.push(item),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 }
 

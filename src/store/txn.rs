@@ -7,11 +7,13 @@ use rusqlite::Connection;
 
 use super::error::StoreError;
 use super::meta::{self, StreamRow};
+use super::segments::Segments;
 
 /// Stream rows cached for the length of one SQLite transaction.
 #[derive(Debug)]
 pub(crate) struct Txn<'c> {
     pub conn: &'c Connection,
+    pub segments: &'c Segments,
     rows: HashMap<i64, StreamRow>,
     ids: HashMap<String, i64>,
     dirty: BTreeSet<i64>,
@@ -19,9 +21,10 @@ pub(crate) struct Txn<'c> {
 
 impl<'c> Txn<'c> {
     /// A view over `conn`, which has an open transaction.
-    pub(crate) fn new(conn: &'c Connection) -> Self {
+    pub(crate) fn new(conn: &'c Connection, segments: &'c Segments) -> Self {
         Txn {
             conn,
+            segments,
             rows: HashMap::new(),
             ids: HashMap::new(),
             dirty: BTreeSet::new(),
