@@ -78,6 +78,7 @@ mod flush;
 mod meta;
 mod query;
 pub mod segments;
+pub mod sql;
 mod streams;
 mod tags;
 mod txn;
@@ -126,6 +127,18 @@ pub struct NewDatapoint {
     pub value: Value,
     /// The timestamp (None: now).
     pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// One (stream, granularity) part of a SQL scan.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScanPart {
+    pub seq: i64,
+    pub id: String,
+    pub granularity: Granularity,
+    pub raw: bool,
+    pub range: (i64, i64),
+    /// Segments in the range, and in all.
+    pub segments: (usize, usize),
 }
 
 /// Counts from [`Datastream::storage_stats`].
@@ -639,6 +652,104 @@ impl Datastream {
             })
         })
         .await
+    }
+
+    /// The (stream, granularity) parts of a SQL scan: streams by id (None: all), granularities
+    /// (None: all a stream stores), time range `[lo, hi)`; with each part's segment count in the
+    /// range and in all.
+    pub(crate) async fn plan_scan(
+        &self,
+        ids: Option<Vec<String>>,
+        granularities: Option<Vec<Granularity>>,
+        (lo, hi): (i64, i64),
+    ) -> StoreResult<Vec<ScanPart>> {
+        self.read(move |txn| {
+            let mut parts = Vec::new();
+            for row in meta::all_streams(txn.conn)? {
+                if ids.as_ref().is_some_and(|ids| !ids.contains(&row.id)) {
+                    continue;
+                }
+                for g in Granularity::ALL.into_iter().filter(|g| *g >= row.highest) {
+                    if granularities.as_ref().is_some_and(|gs| !gs.contains(&g)) {
+                        continue;
+                    }
+                    if g != row.highest && row.downsamplers.is_empty() {
+                        continue;
+                    }
+                    let pruned = meta::segments_of(txn.conn, row.seq, g, lo, hi)?.len();
+                    let total = meta::segments_of(txn.conn, row.seq, g, i64::MIN, i64::MAX)?.len();
+                    parts.push(ScanPart {
+                        seq: row.seq,
+                        id: row.id.clone(),
+                        granularity: g,
+                        raw: g == row.highest,
+                        range: (lo, hi),
+                        segments: (pruned, total),
+                    });
+                }
+            }
+            Ok(parts)
+        })
+        .await
+    }
+
+    /// Reads the parts of a SQL scan from one snapshot, a page at a time.
+    pub(crate) fn scan_pages(
+        &self,
+        parts: Vec<ScanPart>,
+    ) -> BoxStream<'static, StoreResult<(ScanPart, Vec<Item>)>> {
+        type State = (
+            Datastream,
+            Option<Connection>,
+            std::collections::VecDeque<ScanPart>,
+            Option<(ScanPart, Cursor)>,
+        );
+        let start: State = (self.clone(), None, parts.into(), None);
+        stream::try_unfold(start, |(this, conn, parts, current)| async move {
+            let (out, state) = this
+                .blocking(move |inner| {
+                    let (mut conn, mut parts, mut current) = (conn, parts, current);
+                    let c = match conn.take() {
+                        Some(c) => c,
+                        None => {
+                            let c = meta::open_reader(&inner.db, inner.busy_timeout)?;
+                            c.execute_batch("BEGIN DEFERRED")?;
+                            c
+                        }
+                    };
+                    loop {
+                        if current.is_none() {
+                            let Some(part) = parts.pop_front() else {
+                                return Ok((None, (Some(c), parts, None)));
+                            };
+                            let (lo, hi) = part.range;
+                            let listed = meta::segments_of(&c, part.seq, part.granularity, lo, hi)?;
+                            let cursor = Cursor::new(
+                                part.seq,
+                                part.granularity,
+                                part.raw,
+                                part.range,
+                                false,
+                                listed,
+                            );
+                            current = Some((part, cursor));
+                        }
+                        if let Some((part, cursor)) = current.as_mut() {
+                            let page = cursor.next_page(&c, &inner.segments)?;
+                            if page.is_empty() {
+                                current = None;
+                                continue;
+                            }
+                            let part = part.clone();
+                            return Ok((Some((part, page)), (Some(c), parts, current)));
+                        }
+                    }
+                })
+                .await?;
+            let (c, parts, current) = state;
+            Ok::<_, StoreError>(out.map(|o| (o, (this, c, parts, current))))
+        })
+        .boxed()
     }
 
     /// [`Datastream::get_data`] collected into a Vec.

@@ -7,3 +7,4 @@ mod common;
 mod derived;
 mod downsampling;
 mod segments;
+mod sql;
