@@ -65,14 +65,13 @@ pub fn points_schema() -> SchemaRef {
     ]))
 }
 
-/// The schema of `buckets/` segments.
-pub fn buckets_schema() -> SchemaRef {
+/// The downsampled-key columns (`count` .. `time_last`) of `buckets/` segments and of the SQL
+/// `datapoints` table (where the times are null on raw rows).
+pub(crate) fn key_fields(time_nullable: bool) -> Vec<Field> {
     let f = |n: &str| Field::new(n, DataType::Float64, true);
     let s = |n: &str| Field::new(n, DataType::Utf8, true);
-    let t = |n: &str| Field::new(n, ts_type(), false);
-    Arc::new(Schema::new(vec![
-        Field::new("stream_id", DataType::Utf8, false),
-        t("ts"),
+    let t = |n: &str| Field::new(n, ts_type(), time_nullable);
+    vec![
         Field::new("count", DataType::Int64, true),
         f("sum"),
         f("sum_squares"),
@@ -86,7 +85,17 @@ pub fn buckets_schema() -> SchemaRef {
         t("time_first"),
         t("time_mean"),
         t("time_last"),
-    ]))
+    ]
+}
+
+/// The schema of `buckets/` segments.
+pub fn buckets_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new("stream_id", DataType::Utf8, false),
+        Field::new("ts", ts_type(), false),
+    ];
+    fields.extend(key_fields(false));
+    Arc::new(Schema::new(fields))
 }
 
 /// A segment listed in SQLite.

@@ -221,29 +221,15 @@ impl TableProvider for StreamsTable {
 
 /// The schema of the `datapoints` table.
 pub fn datapoints_schema() -> SchemaRef {
-    let f = |n: &str| Field::new(n, DataType::Float64, true);
-    let s = |n: &str| Field::new(n, DataType::Utf8, true);
-    let t = |n: &str| Field::new(n, ts_type(), true);
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("stream_id", DataType::Utf8, false),
         Field::new("granularity", DataType::Utf8, false),
         Field::new("ts", ts_type(), false),
-        f("value"),
-        s("value_json"),
-        Field::new("count", DataType::Int64, true),
-        f("sum"),
-        f("sum_squares"),
-        f("min"),
-        f("max"),
-        f("mean"),
-        f("std_dev"),
-        s("most_often"),
-        s("least_often"),
-        s("frequencies"),
-        t("time_first"),
-        t("time_mean"),
-        t("time_last"),
-    ]))
+        Field::new("value", DataType::Float64, true),
+        Field::new("value_json", DataType::Utf8, true),
+    ];
+    fields.extend(super::segments::key_fields(true));
+    Arc::new(Schema::new(fields))
 }
 
 /// The `datapoints` table.
