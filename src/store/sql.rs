@@ -15,16 +15,23 @@
 //! buffer pages and of the segments (a segment outside the range is not opened); DataFusion
 //! applies them again (`Inexact`). `EXPLAIN` shows what was chosen:
 //! `StoreScanExec: streams=1 granularities=[minutes] ts=[..) segments=1/4 ...`.
+//!
+//! [`append_query`] appends a query's rows (e.g. from `datadog_v1`) to streams identified by
+//! tag columns: the store's equivalent of `INSERT INTO datapoints SELECT ...`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, ListBuilder, MapBuilder, RecordBatch,
-    StringArray, StringBuilder, TimestampSecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListBuilder, MapBuilder,
+    RecordBatch, StringArray, StringBuilder, TimestampSecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Field, Float64Type, Schema, SchemaRef, TimeUnit, TimestampSecondType,
+};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::{MemTable, TableType};
@@ -749,6 +756,100 @@ fn page_batch(part: &ScanPart, items: &[Item]) -> DFResult<RecordBatch> {
         bucket_t(|b| b.time_last),
     ];
     Ok(RecordBatch::try_new(datapoints_schema(), columns)?)
+}
+
+/// Appends the rows of `query` to streams identified by tag columns (the store's equivalent of
+/// `INSERT INTO datapoints SELECT ...`): each distinct combination of `tag_columns` values is
+/// a stream, ensured with `template` plus those tags as query tags; `ts` is the row's time
+/// column and `value_column` its value (numbers; nulls stay nulls). Rows are appended in
+/// query order with the monotonic check, so the query should `ORDER BY ts`. Returns the number
+/// of rows appended.
+pub async fn append_query(
+    ctx: &SessionContext,
+    store: &Datastream,
+    query: &str,
+    tag_columns: &[&str],
+    value_column: &str,
+    template: &super::StreamSpec,
+) -> Result<usize, StoreError> {
+    let bad_query = |e: DataFusionError| StoreError::InvalidArgument(format!("append_query: {e}"));
+    let mut batches = ctx
+        .sql(query)
+        .await
+        .map_err(bad_query)?
+        .execute_stream()
+        .await
+        .map_err(bad_query)?;
+    let mut ids: HashMap<Vec<String>, String> = HashMap::new();
+    let mut appended = 0;
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(bad_query)?;
+        let column = |name: &str, to: &DataType| -> Result<ArrayRef, StoreError> {
+            let c = batch.column_by_name(name).ok_or_else(|| {
+                StoreError::InvalidArgument(format!(
+                    "append_query: the query has no column '{name}'"
+                ))
+            })?;
+            cast(c, to).map_err(|e| {
+                StoreError::InvalidArgument(format!("append_query: column '{name}': {e}"))
+            })
+        };
+        let ts = column("ts", &ts_type())?;
+        let ts = ts.as_primitive::<TimestampSecondType>();
+        let value = column(value_column, &DataType::Float64)?;
+        let value = value.as_primitive::<Float64Type>();
+        let tags: Vec<ArrayRef> = tag_columns
+            .iter()
+            .map(|c| column(c, &DataType::Utf8))
+            .collect::<Result<_, _>>()?;
+        let mut points = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let key: Vec<String> = tags
+                .iter()
+                .map(|t| {
+                    let t = t.as_string::<i32>();
+                    if t.is_valid(row) {
+                        t.value(row).to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let id = match ids.get(&key) {
+                Some(id) => id.clone(),
+                None => {
+                    let mut spec = template.clone();
+                    let mut query_tags = super::tags::object(Some(&spec.query_tags), "query_tags")?
+                        .cloned()
+                        .unwrap_or_default();
+                    for (c, v) in tag_columns.iter().zip(&key) {
+                        query_tags.insert((*c).to_string(), Value::from(v.clone()));
+                    }
+                    spec.query_tags = Value::Object(query_tags);
+                    let id = store.ensure_stream(spec).await?;
+                    ids.insert(key, id.clone());
+                    id
+                }
+            };
+            if !ts.is_valid(row) {
+                return Err(StoreError::InvalidArgument(format!(
+                    "append_query: row {row} has a null ts"
+                )));
+            }
+            points.push(super::NewDatapoint {
+                stream_id: id,
+                value: if value.is_valid(row) {
+                    super::value::number(value.value(row))
+                } else {
+                    Value::Null
+                },
+                timestamp: Some(super::datapoint::to_datetime(ts.value(row)).unwrap_or_default()),
+            });
+        }
+        appended += points.len();
+        store.append_multiple(points).await?;
+    }
+    Ok(appended)
 }
 
 #[cfg(test)]

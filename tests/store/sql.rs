@@ -159,3 +159,54 @@ async fn explain_shows_the_pruning() {
     let n = sql(&ctx, &format!("SELECT count(*) FROM store.datapoints WHERE stream_id = '{a}' AND granularity = 'seconds' AND ts < TIMESTAMP '2000-01-01T12:30:00Z'")).await;
     assert_eq!(i64s(&n, 0), vec![1800]);
 }
+
+#[tokio::test]
+async fn append_query_feeds_streams_by_tag_columns() {
+    let (_dir, ds) = store().await;
+    let ctx = SessionContext::new();
+    let template = ddstream::store::StreamSpec::new(
+        json!({"metric": "cpu"}),
+        json!({"unit": "%"}),
+        ["mean"],
+        Granularity::Seconds,
+    );
+    let n = ddstream::store::sql::append_query(
+        &ctx,
+        &ds,
+        "SELECT * FROM (VALUES ('a', TIMESTAMP '2000-01-01T12:00:00Z', 1.5), ('b', TIMESTAMP '2000-01-01T12:00:00Z', 10.0),
+                               ('a', TIMESTAMP '2000-01-01T12:00:01Z', 2.5), ('b', TIMESTAMP '2000-01-01T12:00:05Z', NULL))
+         AS t(host, ts, v) ORDER BY ts",
+        &["host"],
+        "v",
+        &template,
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 4);
+    let found = ds
+        .find_streams(Some(json!({"metric": "cpu"})))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    for (host, want) in [
+        ("a", vec![json!(1.5), json!(2.5)]),
+        ("b", vec![json!(10.0), serde_json::Value::Null]),
+    ] {
+        let s = ds.find_streams(Some(json!({"host": host}))).await.unwrap();
+        assert_eq!(s[0]["unit"], json!("%"));
+        let id = s[0]["stream_id"].as_str().unwrap().to_string();
+        let got = crate::common::data(
+            &ds,
+            &id,
+            Granularity::Seconds,
+            ddstream::store::DataQuery::start(at(1, 0, 0, 0)),
+        )
+        .await;
+        assert_eq!(crate::common::values(&got), want, "{host}");
+    }
+    let err =
+        ddstream::store::sql::append_query(&ctx, &ds, "SELECT 1 AS v", &["host"], "v", &template)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("no column 'ts'"), "{err}");
+}
