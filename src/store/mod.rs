@@ -16,7 +16,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`granularity`] (the seven granularities), `tags` (reserved names, matching),
+//! Modules: [`granularity`] (the seven granularities), [`segments`] (the Parquet layout),
+//! [`sql`] (DataFusion tables), `flush` (moving closed ranges, compaction), `tags` (reserved
+//! names, matching),
 //! `value` (value types and append checks), `downsamplers` (value and time downsampler maths),
 //! `derive` (derive operators), `append`, `downsample`, `backprocess`, `query` (range rules and
 //! paging), `streams` (ensure, tags, find, delete), `meta` (SQLite schema and rows), `txn` (a
@@ -63,7 +65,22 @@
 //! - **Range end clamp**: an end past 2038-01-19T03:14:07Z includes a point at that second.
 //! - **Warnings** are `tracing` events on target `ddstream::store` with a `warning` field naming
 //!   upstream's warning class.
-//! - **Streams without downsamplers** keep their points in the SQLite buffer.
+//! - **Streams without downsamplers** keep their points in the SQLite buffer (nothing consumes
+//!   them, so no range of theirs is ever closed).
+//! - **Durability**: SQLite WAL with `synchronous = NORMAL`: an acknowledged write survives a
+//!   killed process (tested); a power loss may undo the last commits, never corrupt the store.
+//! - **Segments** (see [`segments`]): a range is moved to Parquet once the next coarser level has
+//!   consumed it, at the end of each stream's `downsample_streams`; a (stream, granularity) with
+//!   more than 8 segments has its small ones merged; replaced objects are deleted 10 minutes
+//!   later (a reader older than that may fail and must retry); unlisted objects older than an
+//!   hour are removed at open. Any `object_store` can hold them (`StoreOptions::segments`, e.g.
+//!   an `AmazonS3` built by the caller); the crate itself builds only the local one.
+//! - **Reads are snapshots**: one `get_data` stream (and one SQL scan) reads one SQLite read
+//!   transaction, so a concurrent flush or compaction is not seen half-way.
+//! - **Async on Tokio**: every call is `async` and runs its SQLite work on Tokio's blocking pool,
+//!   so the store needs a Tokio runtime.
+//! - **SQL** (see [`sql`]): `register_store` adds `streams` and `datapoints`; `append_query` is the
+//!   equivalent of `INSERT INTO datapoints SELECT ...`.
 
 pub mod granularity;
 
