@@ -112,15 +112,12 @@ impl DeriveOp {
                 )))
             }
         };
-        let one_source = || {
-            if sources.len() == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::InvalidOperatorArguments(format!(
-                    "'{op}' takes exactly one source stream; got {}",
-                    sources.len()
-                )))
-            }
+        let one_source = || match sources {
+            [only] => Ok(only),
+            _ => Err(StoreError::InvalidOperatorArguments(format!(
+                "'{op}' takes exactly one source stream; got {}",
+                sources.len()
+            ))),
         };
         match self {
             DeriveOp::Sum => {
@@ -130,13 +127,12 @@ impl DeriveOp {
                 }
             }
             DeriveOp::Derivative => {
-                one_source()?;
-                numeric(&sources[0])?;
-                same_granularity(&sources[0])?;
+                let only = one_source()?;
+                numeric(only)?;
+                same_granularity(only)?;
             }
             DeriveOp::CounterReset => {
-                one_source()?;
-                numeric(&sources[0])?;
+                numeric(one_source()?)?;
             }
             DeriveOp::CounterDerivative => {
                 let [reset, data] = sources else {

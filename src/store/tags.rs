@@ -80,7 +80,8 @@ pub(crate) fn check_tags(tags: &Map<String, Value>) -> Result<(), StoreError> {
 pub(crate) fn matches(tags: &Map<String, Value>, query: &Map<String, Value>) -> bool {
     query.iter().all(|(k, q)| match tags.get(k) {
         Some(stored) => value_matches(stored, q),
-        None => matches!(q, Value::Object(m) if m.is_empty()),
+        // As MongoDB: null matches a missing tag, and an empty object asks for nothing.
+        None => q.is_null() || matches!(q, Value::Object(m) if m.is_empty()),
     })
 }
 
@@ -215,6 +216,8 @@ mod tests {
         assert!(!matches(&tags, &obj(json!({"stream_number": 1}))));
         assert!(!matches(&tags, &obj(json!({"stream_id": "x"}))));
         assert!(matches(&tags, &obj(json!({}))));
+        assert!(matches(&tags, &obj(json!({"missing": null}))));
+        assert!(!matches(&tags, &obj(json!({"title": null}))));
     }
 
     #[test]
