@@ -20,7 +20,9 @@ use super::error::StoreError;
 use super::granularity::Granularity;
 use super::meta;
 use super::query::Item;
-use super::segments::{encode_buckets, encode_points, Segments, COMPACT_AT, SEGMENT_ROWS};
+use super::segments::{
+    encode_buckets, encode_items, encode_points, Segments, COMPACT_AT, SEGMENT_ROWS,
+};
 
 /// How long replaced segment objects stay for readers that listed them.
 pub(crate) const GARBAGE_GRACE_SECS: i64 = 600;
@@ -151,43 +153,14 @@ fn compact(
     for s in &small {
         items.extend(segments.read(&s.path, raw, i64::MIN, i64::MAX)?);
     }
-    items.sort_by_key(|i| match i {
-        Item::Raw(p) => (p.ts, p.seq),
-        Item::Bucket(b) => (b.ts, 0),
-    });
+    items.sort_by_key(Item::key);
     let mut written = Vec::new();
     for chunk in items.chunks(SEGMENT_ROWS) {
-        let (bytes, first, last) = if raw {
-            let rows: Vec<_> = chunk
-                .iter()
-                .filter_map(|i| {
-                    if let Item::Raw(p) = i {
-                        Some(p.clone())
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let (Some(f), Some(l)) = (rows.first().map(|r| r.ts), rows.last().map(|r| r.ts)) else {
-                continue;
-            };
-            (encode_points(id, &rows)?, f, l)
-        } else {
-            let rows: Vec<_> = chunk
-                .iter()
-                .filter_map(|i| {
-                    if let Item::Bucket(b) = i {
-                        Some(b.clone())
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let (Some(f), Some(l)) = (rows.first().map(|r| r.ts), rows.last().map(|r| r.ts)) else {
-                continue;
-            };
-            (encode_buckets(id, &rows)?, f, l)
+        let (Some(first), Some(last)) = (chunk.first().map(Item::ts), chunk.last().map(Item::ts))
+        else {
+            continue;
         };
+        let bytes = encode_items(id, chunk)?;
         let path = Segments::new_path(id, (!raw).then_some(g), first, last);
         let size = bytes.len();
         segments.put(&path, bytes)?;

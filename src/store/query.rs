@@ -142,20 +142,28 @@ pub(crate) enum Item {
 }
 
 impl Item {
+    /// The point's time or bucket start.
+    pub(crate) fn ts(&self) -> i64 {
+        match self {
+            Item::Raw(p) => p.ts,
+            Item::Bucket(b) => b.ts,
+        }
+    }
+
+    /// The order key: (time, insertion sequence).
+    pub(crate) fn key(&self) -> (i64, i64) {
+        match self {
+            Item::Raw(p) => (p.ts, p.seq),
+            Item::Bucket(b) => (b.ts, 0),
+        }
+    }
+
     /// The time the derive operators see (a downsampled point's last time).
     pub(crate) fn feed_time(&self) -> i64 {
         match self {
             Item::Raw(p) => p.ts,
             Item::Bucket(b) => b.time_last,
         }
-    }
-}
-
-/// The order key of an item: (time, insertion sequence).
-fn key(item: &Item) -> (i64, i64) {
-    match item {
-        Item::Raw(p) => (p.ts, p.seq),
-        Item::Bucket(b) => (b.ts, 0),
     }
 }
 
@@ -262,10 +270,10 @@ impl Cursor {
     /// Where the next item is: None for the buffer, Some(i) for loaded segment i.
     fn best(&self) -> Option<(Option<usize>, (i64, i64))> {
         let mut best: Option<(Option<usize>, (i64, i64))> =
-            self.buffer.front().map(|i| (None, key(i)));
+            self.buffer.front().map(|i| (None, i.key()));
         for (n, seg) in self.loaded.iter().enumerate() {
             if let Some(item) = seg.front() {
-                let k = key(item);
+                let k = item.key();
                 if best.is_none_or(|(_, b)| self.before(k, b)) {
                     best = Some((Some(n), k));
                 }

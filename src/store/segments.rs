@@ -165,13 +165,7 @@ impl Segments {
         let items = decode(bytes, raw)?;
         Ok(items
             .into_iter()
-            .filter(|i| {
-                let ts = match i {
-                    Item::Raw(p) => p.ts,
-                    Item::Bucket(b) => b.ts,
-                };
-                lo <= ts && ts < hi
-            })
+            .filter(|i| (lo..hi).contains(&i.ts()))
             .collect())
     }
 
@@ -315,6 +309,23 @@ pub(crate) fn encode_buckets(stream_id: &str, rows: &[Bucket]) -> Result<Bytes, 
             ts_array(rows.iter().map(|b| b.time_last)),
         ],
     )?)
+}
+
+/// Items of one kind (as read from segments) as a segment.
+pub(crate) fn encode_items(stream_id: &str, items: &[Item]) -> Result<Bytes, StoreError> {
+    let mut points = Vec::new();
+    let mut buckets = Vec::new();
+    for item in items {
+        match item {
+            Item::Raw(p) => points.push(p.clone()),
+            Item::Bucket(b) => buckets.push(b.clone()),
+        }
+    }
+    if buckets.is_empty() {
+        encode_points(stream_id, &points)
+    } else {
+        encode_buckets(stream_id, &buckets)
+    }
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, StoreError> {

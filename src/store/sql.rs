@@ -700,13 +700,7 @@ fn page_batch(part: &ScanPart, items: &[Item]) -> DFResult<RecordBatch> {
                 .with_timezone("UTC"),
         )
     };
-    let ts: Vec<i64> = items
-        .iter()
-        .map(|i| match i {
-            Item::Raw(p) => p.ts,
-            Item::Bucket(b) => b.ts,
-        })
-        .collect();
+    let ts: Vec<i64> = items.iter().map(Item::ts).collect();
     let value: Float64Array = items
         .iter()
         .map(|i| match i {
