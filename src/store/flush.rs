@@ -189,6 +189,15 @@ pub(crate) fn collect_garbage(
     segments: &Segments,
     grace: i64,
 ) -> Result<(), StoreError> {
+    // Only take the write lock when something is due (opening must not wait for writers).
+    let due: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM garbage WHERE since < ?1",
+        [now() - grace],
+        |r| r.get(0),
+    )?;
+    if due == 0 {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let paths = meta::take_garbage(&tx, now() - grace)?;
     tx.commit()?;

@@ -83,10 +83,20 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     conn.busy_timeout(busy_timeout)?;
     // WAL: readers never block the writer; NORMAL: a commit survives a killed process (the WAL is
     // in the OS page cache), a power loss may undo the last commits but never corrupts.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Opening an existing store takes no write lock, so it never waits for another writer.
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "OFF")?;
-    conn.execute_batch(SCHEMA)?;
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('streams', 'points', 'buckets', 'segments', 'garbage')",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables < 5 {
+        conn.execute_batch(SCHEMA)?;
+    }
     Ok(conn)
 }
 

@@ -683,3 +683,45 @@ async fn downsampled_dict_checks() {
     );
     assert_eq!(err.kind(), "AppendToDerivedStreamNotAllowed");
 }
+
+#[tokio::test]
+async fn a_store_held_by_another_writer_is_contended() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = ddstream::store::Datastream::open(dir.path()).await.unwrap();
+    let id = stream(&ds, "busy", Granularity::Seconds).await;
+    // Another process holding the write lock, as a second SQLite connection would.
+    let other = rusqlite::Connection::open(dir.path().join("datastream.sqlite")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let options = ddstream::store::StoreOptions {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let waiting = ddstream::store::Datastream::open_with(dir.path(), options)
+        .await
+        .unwrap();
+    let err = waiting
+        .append(&id, json!(1), Some(at(1, 0, 0, 0)), true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StreamAppendContended(_)), "{err}");
+    assert_eq!(err.kind(), "StreamAppendContended");
+    // Reads are not blocked, and once the lock is released the append goes through.
+    assert!(waiting.get_tags(&id).await.is_ok());
+    other.execute_batch("ROLLBACK").unwrap();
+    waiting
+        .append(&id, json!(1), Some(at(1, 0, 0, 0)), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        values(
+            &data(
+                &ds,
+                &id,
+                Granularity::Seconds,
+                DataQuery::start(at(1, 0, 0, 0))
+            )
+            .await
+        ),
+        vec![json!(1.0)]
+    );
+}
