@@ -77,7 +77,8 @@
 //!   an `AmazonS3` built by the caller); the crate itself builds only the local one.
 //! - **Reads are snapshots**: one `get_data` stream (and one SQL scan) reads one SQLite read
 //!   transaction, so a concurrent flush or compaction is not seen half-way.
-//! - **Async on Tokio**: every call is `async` and runs its SQLite work on Tokio's blocking pool,
+//! - **Async on Tokio**: every call is `async` and runs its SQLite work on Tokio's blocking pool
+//!   (through DataFusion's `SpawnedTask`, as the crate's clippy.toml asks),
 //!   so the store needs a Tokio runtime.
 //! - **SQL** (see [`sql`]): `register_store` adds `streams` and `datapoints`; `append_query` is the
 //!   equivalent of `INSERT INTO datapoints SELECT ...`.
@@ -106,6 +107,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use datafusion::common::runtime::SpawnedTask;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
@@ -237,7 +239,7 @@ impl Datastream {
     /// and that are older than an hour (left by a writer killed mid-flush) are deleted.
     pub async fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> StoreResult<Self> {
         let root = dir.as_ref().to_path_buf();
-        let inner = tokio::task::spawn_blocking(move || -> StoreResult<Inner> {
+        let inner = SpawnedTask::spawn_blocking(move || -> StoreResult<Inner> {
             let seg_dir = root.join("segments");
             std::fs::create_dir_all(&seg_dir)
                 .map_err(|e| StoreError::storage(format!("creating {}", seg_dir.display()), e))?;
@@ -261,6 +263,7 @@ impl Datastream {
                 segments,
             })
         })
+        .join()
         .await
         .map_err(|e| StoreError::storage("opening the store", e))??;
         Ok(Datastream {
@@ -279,7 +282,8 @@ impl Datastream {
         f: impl FnOnce(&Inner) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
+        SpawnedTask::spawn_blocking(move || f(&inner))
+            .join()
             .await
             .map_err(|e| StoreError::storage("datastream store task", e))?
     }
