@@ -25,6 +25,8 @@ pub mod fuzz_entry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sql;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod transport;
 
 pub use error::{to_datafusion_error, Error, Result};

@@ -197,41 +197,139 @@ impl PartitionEvaluator for DeriveEvaluator {
     }
 }
 
+/// What one step of a derive operator produced. The SQL window functions turn everything but
+/// `Value` into a null row; the datastream store appends `Value`, appends a null for `Null`, and
+/// warns about `ZeroDelta` and `WrapWithoutMax`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum DeriveStep {
+    /// A rate (per second).
+    Value(f64),
+    /// The input was null: the state was reset and the null is carried on.
+    Null,
+    /// The first value since a reset: it only primes the state.
+    Primed,
+    /// Two points at the same time: no rate.
+    ZeroDelta,
+    /// A counter dropped and no `max_value` says where it wraps: no rate.
+    WrapWithoutMax,
+}
+
+impl DeriveStep {
+    /// The rate, if this step produced one.
+    pub(crate) fn value(self) -> Option<f64> {
+        match self {
+            DeriveStep::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// datastream's `derivative`: (v − v_prev) / (t − t_prev) per second between consecutive points.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DerivativeState {
+    /// The previous (value, time in seconds).
+    pub(crate) prev: Option<(f64, f64)>,
+}
+
+impl DerivativeState {
+    /// Feeds one point; a null value resets the state.
+    pub(crate) fn step(&mut self, value: Option<f64>, t: f64) -> DeriveStep {
+        let Some(v) = value else {
+            self.prev = None;
+            return DeriveStep::Null;
+        };
+        match self.prev.replace((v, t)) {
+            None => DeriveStep::Primed,
+            Some((pv, pt)) => rate(v - pv, t - pt),
+        }
+    }
+}
+
+/// Δv / Δt, or `ZeroDelta` when Δt is zero.
+fn rate(dv: f64, dt: f64) -> DeriveStep {
+    if dt != 0.0 {
+        DeriveStep::Value(dv / dt)
+    } else {
+        DeriveStep::ZeroDelta
+    }
+}
+
+/// datastream's `counter_reset`: a reset where the value drops below the previous non-null one.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CounterResetState {
+    /// The previous non-null value.
+    pub(crate) prev: Option<f64>,
+}
+
+impl CounterResetState {
+    /// Feeds one value; true when it is a reset. Nulls keep the state.
+    pub(crate) fn step(&mut self, value: Option<f64>) -> bool {
+        let Some(v) = value else {
+            return false;
+        };
+        let reset = self.prev.is_some_and(|p| v < p);
+        self.prev = Some(v);
+        reset
+    }
+}
+
+/// datastream's `counter_derivative`: the rate of a monotonically increasing counter that may
+/// wrap at `max_value` (delta = max − prev + v) or be reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CounterDerivativeState {
+    /// The previous (value, time in seconds).
+    pub(crate) prev: Option<(f64, f64)>,
+}
+
+impl CounterDerivativeState {
+    /// A reset: the next data point only primes the state.
+    pub(crate) fn reset(&mut self) {
+        self.prev = None;
+    }
+
+    /// Feeds one counter value; a null value resets the state.
+    pub(crate) fn step(
+        &mut self,
+        value: Option<f64>,
+        t: f64,
+        max_value: Option<f64>,
+    ) -> DeriveStep {
+        let Some(v) = value else {
+            self.prev = None;
+            return DeriveStep::Null;
+        };
+        let Some((pv, pt)) = self.prev.replace((v, t)) else {
+            return DeriveStep::Primed;
+        };
+        let delta = if v >= pv {
+            v - pv
+        } else {
+            match max_value {
+                Some(max) => max - pv + v,
+                None => return DeriveStep::WrapWithoutMax,
+            }
+        };
+        rate(delta, t - pt)
+    }
+}
+
 /// Per-second rate between consecutive points; a null value or time resets the state.
 fn derivative(value: &[Option<f64>], ts: &[Option<f64>]) -> Float64Array {
-    let mut prev: Option<(f64, f64)> = None;
+    let mut state = DerivativeState::default();
     value
         .iter()
         .zip(ts)
-        .map(|(v, t)| {
-            let (Some(v), Some(t)) = (*v, *t) else {
-                prev = None;
-                return None;
-            };
-            let out = prev.and_then(|(pv, pt)| rate(v - pv, t - pt));
-            prev = Some((v, t));
-            out
+        .map(|(v, t)| match t {
+            Some(t) => state.step(*v, *t).value(),
+            None => state.step(None, 0.0).value(),
         })
         .collect()
-}
-
-/// Δv / Δt, or None when Δt is zero.
-fn rate(dv: f64, dt: f64) -> Option<f64> {
-    (dt != 0.0).then(|| dv / dt)
 }
 
 /// 1 where the value drops below the previous non-null value; nulls keep the state.
 fn counter_reset(value: &[Option<f64>]) -> Int64Array {
-    let mut prev: Option<f64> = None;
-    value
-        .iter()
-        .map(|v| {
-            let v = (*v)?;
-            let out = prev.is_some_and(|p| v < p).then_some(1);
-            prev = Some(v);
-            out
-        })
-        .collect()
+    let mut state = CounterResetState::default();
+    value.iter().map(|v| state.step(*v).then_some(1)).collect()
 }
 
 /// The rate of a counter: a drop wraps at `max_value` (delta = max − prev + v) or, without one,
@@ -242,24 +340,18 @@ fn counter_derivative(
     max_value: &[Option<f64>],
     reset: &[bool],
 ) -> Float64Array {
-    let mut prev: Option<(f64, f64)> = None;
+    let mut state = CounterDerivativeState::default();
     (0..value.len())
         .map(|i| {
             let (Some(v), Some(t)) = (value[i], ts[i]) else {
-                prev = None;
-                return None;
+                return state.step(None, 0.0, None).value();
             };
-            let last = prev.replace((v, t));
             if reset.get(i).copied().unwrap_or(false) {
-                return None;
+                state.reset();
             }
-            let (pv, pt) = last?;
-            let delta = if v >= pv {
-                v - pv
-            } else {
-                max_value.get(i).copied().flatten()? - pv + v
-            };
-            rate(delta, t - pt)
+            state
+                .step(Some(v), t, max_value.get(i).copied().flatten())
+                .value()
         })
         .collect()
 }

@@ -166,9 +166,10 @@ impl Accumulator for MomentsAccumulator {
             MomentKind::SumSquares => self.sum_squares,
             MomentKind::StdDev if self.count == 1 => 0.0,
             MomentKind::StdDev => {
-                let mean = self.sum / n;
                 // Rounding can make a zero variance slightly negative: clamp it.
-                (self.sum_squares / n - mean * mean).max(0.0).sqrt()
+                population_variance(n, self.sum, self.sum_squares)
+                    .max(0.0)
+                    .sqrt()
             }
         };
         Ok(ScalarValue::Float64(Some(value)))
@@ -177,6 +178,33 @@ impl Accumulator for MomentsAccumulator {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
     }
+}
+
+/// Σx²/n − (Σx/n)²: the population variance from count, sum and sum of squares (shared with the
+/// datastream store, which applies datastream's own rounding rule on top).
+pub(crate) fn population_variance(n: f64, sum: f64, sum_squares: f64) -> f64 {
+    let mean = sum / n;
+    sum_squares / n - mean * mean
+}
+
+/// The most (or least) frequent entry of `entries`, which are sorted by value: keeping the first
+/// best count breaks ties by the smallest value. Shared with the datastream store.
+pub(crate) fn pick_by_count<K>(
+    entries: impl IntoIterator<Item = (K, i64)>,
+    most: bool,
+) -> Option<K> {
+    let mut best: Option<(K, i64)> = None;
+    for (k, c) in entries {
+        let better = match &best {
+            None => true,
+            Some((_, b)) if most => c > *b,
+            Some((_, b)) => c < *b,
+        };
+        if better {
+            best = Some((k, c));
+        }
+    }
+    best.map(|(k, _)| k)
 }
 
 /// Which answer a [`Frequency`] UDAF gives from its value → count table.
@@ -375,21 +403,8 @@ impl Accumulator for FrequencyAccumulator {
         let entries = self.sorted();
         match self.kind {
             FrequencyKind::MostOften | FrequencyKind::LeastOften => {
-                // Entries are sorted by value, so keeping the first best count breaks ties by
-                // the smallest value.
-                let mut best: Option<(&ScalarValue, i64)> = None;
-                for (k, c) in entries {
-                    let better = match best {
-                        None => true,
-                        Some((_, b)) if self.kind == FrequencyKind::MostOften => c > b,
-                        Some((_, b)) => c < b,
-                    };
-                    if better {
-                        best = Some((k, c));
-                    }
-                }
-                match best {
-                    Some((k, _)) => Ok(k.clone()),
+                match pick_by_count(entries, self.kind == FrequencyKind::MostOften) {
+                    Some(k) => Ok(k.clone()),
                     None => ScalarValue::try_from(&self.data_type),
                 }
             }
