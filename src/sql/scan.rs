@@ -159,23 +159,34 @@ impl ApiScanExec {
     }
 }
 
+/// A leaf plan's `key=value` fields, on one line after its name (default, verbose) or one per
+/// line (tree render); shared by every scan node of the crate.
+pub(crate) fn fmt_leaf(
+    name: &str,
+    fields: &[(&'static str, String)],
+    t: DisplayFormatType,
+    f: &mut fmt::Formatter,
+) -> fmt::Result {
+    match t {
+        DisplayFormatType::Default | DisplayFormatType::Verbose => {
+            write!(f, "{name}:")?;
+            for (k, v) in fields {
+                write!(f, " {k}={v}")?;
+            }
+            Ok(())
+        }
+        DisplayFormatType::TreeRender => {
+            for (k, v) in fields {
+                writeln!(f, "{k}={v}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
 impl DisplayAs for ApiScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        match t {
-            DisplayFormatType::Default | DisplayFormatType::Verbose => {
-                write!(f, "ApiScanExec:")?;
-                for (k, v) in self.fields() {
-                    write!(f, " {k}={v}")?;
-                }
-                Ok(())
-            }
-            DisplayFormatType::TreeRender => {
-                for (k, v) in self.fields() {
-                    writeln!(f, "{k}={v}")?;
-                }
-                Ok(())
-            }
-        }
+        fmt_leaf("ApiScanExec", &self.fields(), t, f)
     }
 }
 

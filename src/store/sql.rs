@@ -593,21 +593,7 @@ impl StoreScanExec {
 
 impl DisplayAs for StoreScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        match t {
-            DisplayFormatType::Default | DisplayFormatType::Verbose => {
-                write!(f, "StoreScanExec:")?;
-                for (k, v) in self.fields() {
-                    write!(f, " {k}={v}")?;
-                }
-                Ok(())
-            }
-            DisplayFormatType::TreeRender => {
-                for (k, v) in self.fields() {
-                    writeln!(f, "{k}={v}")?;
-                }
-                Ok(())
-            }
-        }
+        crate::sql::scan::fmt_leaf("StoreScanExec", &self.fields(), t, f)
     }
 }
 
