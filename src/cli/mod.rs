@@ -235,25 +235,11 @@ async fn validate(base_url: Option<String>) -> DFResult<()> {
     Ok(())
 }
 
-/// `REQUESTS/PERIOD`, e.g. `100/10s` or `300/1h`.
-fn parse_rate_limit(raw: &str) -> DFResult<crate::simulator::RateLimit> {
-    let bad = || {
-        DataFusionError::Plan(format!(
-            "--rate-limit: expected REQUESTS/PERIOD such as 100/10s, got {raw:?}"
-        ))
-    };
-    let (limit, period) = raw.split_once('/').ok_or_else(bad)?;
-    let limit: u32 = limit.trim().parse().map_err(|_| bad())?;
-    let period = crate::sql::config::values::parse_duration("--rate-limit", period.trim())
-        .map_err(|_| bad())?;
-    if limit == 0 || period.is_zero() {
-        return Err(bad());
-    }
-    Ok(crate::simulator::RateLimit::new(limit, period))
-}
-
 async fn simulate(port: u16, latency_ms: u64, rate_limit: Option<&str>) -> DFResult<()> {
-    let rate_limit = rate_limit.map(parse_rate_limit).transpose()?;
+    let rate_limit = rate_limit
+        .map(str::parse::<crate::simulator::RateLimit>)
+        .transpose()
+        .map_err(crate::to_datafusion_error)?;
     let sim = crate::simulator::Simulator::start_on(
         crate::simulator::SimulatorConfig {
             latency: std::time::Duration::from_millis(latency_ms),
@@ -277,23 +263,4 @@ pub fn one_line(error: &DataFusionError) -> String {
         root => root.to_string(),
     };
     text.lines().collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_rate_limit;
-    use std::time::Duration;
-
-    #[test]
-    fn rate_limit_flag_parses_requests_per_period() {
-        let limit = parse_rate_limit("100/10s").unwrap();
-        assert_eq!((limit.limit, limit.period), (100, Duration::from_secs(10)));
-        assert_eq!(
-            parse_rate_limit("300/1h").unwrap().period,
-            Duration::from_secs(3600)
-        );
-        for bad in ["100", "x/10s", "0/10s", "10/0s", "10/abc"] {
-            assert!(parse_rate_limit(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -104,6 +104,11 @@ impl FaultSchedule {
         self
     }
 
+    /// Adds faults at explicit positions (they win over the seeded schedule at those positions).
+    pub fn add_explicit(&mut self, pairs: impl IntoIterator<Item = (u64, FaultKind)>) {
+        self.explicit.extend(pairs);
+    }
+
     /// Whether this schedule never injects anything.
     pub fn is_none(&self) -> bool {
         self.explicit.is_empty() && self.seeded.as_ref().is_none_or(|s| s.kinds.is_empty())

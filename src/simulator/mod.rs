@@ -61,6 +61,7 @@ mod rest;
 mod rest_page;
 mod rest_token;
 mod server;
+mod spec;
 mod state;
 mod v1;
 mod v2;
@@ -84,6 +85,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultKind, FaultSchedule};
+pub use spec::SimulatorSpec;
 
 use state::SimState;
 
