@@ -5,6 +5,8 @@ mod config_file;
 mod output;
 mod plot;
 mod progress;
+#[cfg(feature = "store")]
+mod store_cmd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -39,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Write the result here instead of standard output; `{n}` in the name writes one file
     /// per result set (`out_{n}.parquet`).
@@ -55,6 +57,15 @@ pub struct Args {
     /// the `datadog_*()` table functions (a proxy or a simulator); default `https://api.$DD_SITE`.
     #[arg(long, global = true)]
     pub base_url: Option<String>,
+    /// Open the datastream store in this directory (created if needed) or at
+    /// `s3://bucket/prefix`, as the SQL schema `store` (`store.streams`, `store.datapoints`).
+    #[cfg(feature = "store")]
+    #[arg(long, global = true, value_name = "PATH_OR_URL")]
+    pub store: Option<String>,
+    /// Where an `s3://` store keeps its SQLite metadata (a local directory).
+    #[cfg(feature = "store")]
+    #[arg(long, global = true, value_name = "DIR", requires = "store")]
+    pub store_meta: Option<PathBuf>,
     /// Maximum partitions (parallel request streams) per scan.
     #[arg(long, default_value_t = 4)]
     pub partitions: usize,
@@ -81,6 +92,13 @@ pub enum Command {
         #[arg(long, value_name = "N/PERIOD")]
         rate_limit: Option<String>,
     },
+    /// Operate on the datastream store given with --store.
+    #[cfg(feature = "store")]
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: store_cmd::StoreCommand,
+    },
 }
 
 /// Runs the command line. Errors are returned for `main` to print on one line.
@@ -92,6 +110,8 @@ pub async fn run(args: Args) -> DFResult<()> {
             latency_ms,
             rate_limit,
         }) => return simulate(*port, *latency_ms, rate_limit.as_deref()).await,
+        #[cfg(feature = "store")]
+        Some(Command::Store { action }) => return store_command(action, &args).await,
         None => {}
     }
     let config = SessionConfig::new()
@@ -153,7 +173,31 @@ async fn setup_tables(
             .map_err(crate::to_datafusion_error)?;
     }
     register_sql_surface(ctx, defaults);
+    #[cfg(feature = "store")]
+    if let Some(location) = &args.store {
+        store_cmd::register(ctx, location, args.store_meta.as_deref()).await?;
+    }
     Ok(simulator)
+}
+
+#[cfg(feature = "store")]
+async fn store_command(action: &store_cmd::StoreCommand, args: &Args) -> DFResult<()> {
+    let location = args.store.as_deref().ok_or_else(|| {
+        DataFusionError::Plan("ddstream store needs the store: give --store PATH_OR_URL".into())
+    })?;
+    match action {
+        store_cmd::StoreCommand::Streams => {
+            let ctx = SessionContext::new();
+            store_cmd::register(&ctx, location, args.store_meta.as_deref()).await?;
+            run_sql(&ctx, store_cmd::STREAMS_SQL, args).await
+        }
+        store_cmd::StoreCommand::Downsample { until, tags } => {
+            let store = store_cmd::open(location, args.store_meta.as_deref()).await?;
+            let points = store_cmd::downsample(&store, until.as_deref(), tags.as_deref()).await?;
+            eprintln!("{points} downsampled datapoints written");
+            Ok(())
+        }
+    }
 }
 
 /// Runs every statement of `sql` in order, writing each result.

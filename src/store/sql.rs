@@ -34,9 +34,11 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -468,6 +470,34 @@ impl TableProvider for DatapointsTable {
                 }
             })
             .collect())
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        // An INSERT leaves the granularity to the store (each stream's highest).
+        static HIGHEST: std::sync::LazyLock<Expr> = std::sync::LazyLock::new(|| {
+            Expr::Literal(
+                ScalarValue::Utf8(Some(super::sql_insert::STORE_DECIDES.into())),
+                None,
+            )
+        });
+        (column == "granularity").then(|| &*HIGHEST)
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return Err(DataFusionError::Plan(
+                "the store's datapoints can only be appended to: use INSERT INTO, not INSERT \
+                 OVERWRITE or REPLACE"
+                    .into(),
+            ));
+        }
+        let sink = super::sql_insert::AppendSink::new(self.store.clone(), datapoints_schema());
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 
     async fn scan(

@@ -4,6 +4,7 @@
 mod cli;
 mod cli_config;
 mod cli_output;
+mod cli_store;
 mod common;
 mod conformance;
 mod engine;

@@ -259,3 +259,60 @@ async fn segments_are_plain_parquet_in_the_documented_layout() {
     // 10-second buckets before the minutes state 12:09: 54 of them.
     assert_eq!(df.count().await.unwrap(), 54);
 }
+
+/// Under `DDSTREAM_STORE_TESTS=s3` the segments go to S3 and none to the local metadata
+/// directory; otherwise to the store's own `segments/` directory.
+#[tokio::test]
+async fn segments_land_where_the_store_location_says() {
+    let (dir, ds) = store().await;
+    let id = stream(&ds, "where", Granularity::Seconds).await;
+    let s = at(1, 12, 0, 0);
+    // A point at 14:00:00 closes the 13:00 hour (downsampling stops at the latest point).
+    append_all(
+        &ds,
+        &id,
+        (0..=7200).map(|i| (json!(i), s + Duration::seconds(i))),
+    )
+    .await;
+    downsample(&ds, at(2, 0, 0, 0)).await;
+    let stats = ds.storage_stats().await.unwrap();
+    assert!(stats.segments > 0, "{stats:?}");
+    let local_parquet = walk_parquet(dir.path());
+    if std::env::var("DDSTREAM_STORE_TESTS").as_deref() == Ok("s3") {
+        assert_eq!(
+            local_parquet, 0,
+            "segments written locally instead of to S3"
+        );
+    } else {
+        assert!(local_parquet > 0);
+    }
+    // Reads go through the segments either way.
+    let hours = data(&ds, &id, Granularity::Hours, DataQuery::start(s)).await;
+    let sums: Vec<f64> = hours
+        .iter()
+        .map(|p| p.key("s").and_then(|v| v.as_f64()).unwrap())
+        .collect();
+    assert_eq!(
+        sums,
+        vec![
+            (0..3600).sum::<i64>() as f64,
+            (3600..7200).sum::<i64>() as f64
+        ]
+    );
+}
+
+fn walk_parquet(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk_parquet(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|x| x == "parquet"))
+            }
+        })
+        .sum()
+}

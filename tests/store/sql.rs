@@ -2,7 +2,7 @@
 //! granularities and time ranges, EXPLAIN showing the segments pruned.
 
 use chrono::Duration;
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
@@ -209,4 +209,114 @@ async fn append_query_feeds_streams_by_tag_columns() {
             .await
             .unwrap_err();
     assert!(err.to_string().contains("no column 'ts'"), "{err}");
+}
+
+/// `INSERT INTO store.datapoints SELECT ... FROM datadog_v1` over the simulator: rows routed to
+/// streams by a tags object built from the API's `scope` column, counted and summed the same
+/// as the API table says.
+#[tokio::test]
+async fn insert_into_datapoints_appends_rows_from_an_api_table() {
+    let sim = ddstream::simulator::Simulator::start(Default::default())
+        .await
+        .unwrap();
+    let (_dir, ds) = store().await;
+    let ctx = SessionContext::new();
+    let config = json!({
+        "query": "system.cpu.user{*} by {host}",
+        "granularity": "60s",
+        "base_url": sim.base_url(),
+    });
+    ddstream::register(&ctx, "datadog_v1", "cpu", &config.to_string()).unwrap();
+    register_store(&ctx, "store", ds.clone()).unwrap();
+    let range = "ts >= TIMESTAMP '2026-11-01T00:00:00Z' AND ts < TIMESTAMP '2026-11-01T02:00:00Z'";
+    let hosts = sql(
+        &ctx,
+        &format!("SELECT DISTINCT scope FROM cpu WHERE {range} ORDER BY scope"),
+    )
+    .await;
+    let hosts: Vec<String> = hosts
+        .iter()
+        .flat_map(|b| {
+            let c = b.column(0).as_string::<i32>();
+            (0..c.len())
+                .map(|i| c.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(hosts.len() > 1, "{hosts:?}");
+    let inserted = sql(
+        &ctx,
+        &format!(
+            "INSERT INTO store.datapoints (stream_id, ts, value)
+             SELECT '{{\"scope\": \"' || scope || '\"}}', ts, avg FROM cpu WHERE {range} ORDER BY ts"
+        ),
+    )
+    .await;
+    let api = sql(
+        &ctx,
+        &format!("SELECT count(*), sum(avg) FROM cpu WHERE {range}"),
+    )
+    .await;
+    let api_rows = api[0].column(0).as_primitive::<Int64Type>().value(0);
+    let api_sum = api[0].column(1).as_primitive::<Float64Type>().value(0);
+    let inserted_rows = inserted[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::UInt64Type>()
+        .value(0);
+    assert_eq!(inserted_rows as i64, api_rows);
+    let stored = sql(
+        &ctx,
+        "SELECT count(*), sum(value) FROM store.datapoints WHERE granularity = 'seconds'",
+    )
+    .await;
+    assert_eq!(i64s(&stored, 0), vec![api_rows]);
+    assert!((f64s(&stored, 1)[0] - api_sum).abs() < 1e-6 * api_sum.abs().max(1.0));
+    let per_stream = sql(
+        &ctx,
+        "SELECT count(DISTINCT stream_id) FROM store.datapoints",
+    )
+    .await;
+    assert_eq!(i64s(&per_stream, 0), vec![hosts.len() as i64]);
+    // The tags created one stream per scope, found again by the same tags.
+    for scope in &hosts {
+        let found = ds
+            .find_streams(Some(json!({ "scope": scope })))
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{scope}");
+    }
+
+    // Bad rows say what to change.
+    for n in [1, 2] {
+        ds.ensure_stream(ddstream::store::StreamSpec::new(
+            json!({ "twin": "x", "n": n }),
+            json!({}),
+            ["mean"],
+            Granularity::Seconds,
+        ))
+        .await
+        .unwrap();
+    }
+    for (bad, expected) in [
+        (
+            "INSERT INTO store.datapoints (stream_id, ts, value) VALUES ('{\"twin\": \"x\"}', TIMESTAMP '2026-11-02T00:00:00Z', 1.0)",
+            "2 streams have the tags",
+        ),
+        (
+            "INSERT INTO store.datapoints (stream_id, ts, value) VALUES ('{\"scope\": ', TIMESTAMP '2026-11-02T00:00:00Z', 1.0)",
+            "neither a stream id nor a JSON object of tags",
+        ),
+        (
+            "INSERT INTO store.datapoints (stream_id, granularity, ts, value) VALUES ('x', 'hours', TIMESTAMP '2026-11-02T00:00:00Z', 1.0)",
+            "leave out 'granularity'",
+        ),
+        (
+            "INSERT INTO store.datapoints (stream_id, ts, value, count) VALUES ('x', TIMESTAMP '2026-11-02T00:00:00Z', 1.0, 3)",
+            "leave out 'count'",
+        ),
+    ] {
+        let err = ctx.sql(bad).await.unwrap().collect().await.unwrap_err().to_string();
+        assert!(err.contains(expected), "{bad}: {err}");
+    }
+    sim.shutdown().await;
 }
