@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_config;
+mod cli_network;
 mod cli_output;
 mod common;
 mod conformance;
