@@ -5,6 +5,7 @@ mod cli;
 mod cli_config;
 mod cli_network;
 mod cli_output;
+mod cli_rest;
 mod cli_simulate;
 mod common;
 mod conformance;
