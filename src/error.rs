@@ -110,6 +110,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A page or token sequence reached the table's `max_pages` without a last page.
+    #[error("{adapter}: stopped after max_pages={max_pages} pages without reaching the last page; raise max_pages (a table option) if the data really is that large, or check how the API signals its last page")]
+    TooManyPages {
+        /// Adapter name.
+        adapter: &'static str,
+        /// The limit in force.
+        max_pages: u64,
+    },
+
     /// The HTTP client could not be set up (TLS backend, system configuration).
     #[error("cannot build the HTTP client: {}", crate::engine::http::chain(.0.as_ref()))]
     HttpClient(#[source] BoxError),

@@ -146,6 +146,7 @@ pub fn rest(data: &[u8]) {
                 size_param: None,
                 size: 10,
                 total: Some(Pointer::parse("/total").expect("a valid pointer")),
+                total_header: None,
                 total_pages: None,
                 stop_on_short_page: true,
             }))

@@ -1,10 +1,12 @@
 //! The `ddstream` command line: run SQL against API tables (or the built-in simulator), print
 //! or export the result, check credentials, or serve the simulator.
 
+mod catalog;
 mod config_file;
 mod output;
 mod plot;
 mod progress;
+mod simulate;
 #[cfg(feature = "store")]
 mod store_cmd;
 
@@ -80,18 +82,11 @@ pub enum Command {
     /// Check DD_API_KEY against the Datadog API (GET /api/v1/validate).
     Validate,
     /// Serve the Datadog-style simulator until interrupted.
-    Simulate {
-        /// Port on 127.0.0.1 (0 = any free port).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Latency added to each response, in milliseconds.
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
-        /// Rate limit on each data endpoint, `REQUESTS/PERIOD` (e.g. `100/10s`): a fixed
-        /// window with X-RateLimit headers and 429 beyond it. Default: unlimited.
-        #[arg(long, value_name = "N/PERIOD")]
-        rate_limit: Option<String>,
-    },
+    Simulate(simulate::SimulateArgs),
+    /// List the metrics that reported data recently (GET /api/v1/metrics).
+    Metrics(catalog::MetricsArgs),
+    /// List a metric's tags (GET /api/v2/metrics/{name}/all-tags).
+    Tags(catalog::TagsArgs),
     /// Operate on the datastream store given with --store.
     #[cfg(feature = "store")]
     Store {
@@ -105,11 +100,9 @@ pub enum Command {
 pub async fn run(args: Args) -> DFResult<()> {
     match &args.command {
         Some(Command::Validate) => return validate(args.base_url.clone()).await,
-        Some(Command::Simulate {
-            port,
-            latency_ms,
-            rate_limit,
-        }) => return simulate(*port, *latency_ms, rate_limit.as_deref()).await,
+        Some(Command::Simulate(sim)) => return simulate::run(sim).await,
+        Some(Command::Metrics(m)) => return catalog::metrics(m, args.base_url.clone()).await,
+        Some(Command::Tags(t)) => return catalog::tags(t, args.base_url.clone()).await,
         #[cfg(feature = "store")]
         Some(Command::Store { action }) => return store_command(action, &args).await,
         None => {}
@@ -276,27 +269,6 @@ async fn validate(base_url: Option<String>) -> DFResult<()> {
         .map_err(crate::to_datafusion_error)?;
     let target = config.base_url.clone().unwrap_or(config.site);
     println!("credentials valid for {target}");
-    Ok(())
-}
-
-async fn simulate(port: u16, latency_ms: u64, rate_limit: Option<&str>) -> DFResult<()> {
-    let rate_limit = rate_limit
-        .map(str::parse::<crate::simulator::RateLimit>)
-        .transpose()
-        .map_err(crate::to_datafusion_error)?;
-    let sim = crate::simulator::Simulator::start_on(
-        crate::simulator::SimulatorConfig {
-            latency: std::time::Duration::from_millis(latency_ms),
-            rate_limit,
-            ..Default::default()
-        },
-        port,
-    )
-    .await
-    .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
-    println!("simulator listening on {}", sim.base_url());
-    tokio::signal::ctrl_c().await?;
-    sim.shutdown().await;
     Ok(())
 }
 

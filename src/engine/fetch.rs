@@ -164,6 +164,7 @@ async fn fetch_with_retries(
         request.url.authority(),
         request.url.path()
     ));
+    let authority = request.url.authority().to_string();
     let started = Instant::now();
     let mut attempt: u32 = 0;
     loop {
@@ -175,6 +176,7 @@ async fn fetch_with_retries(
         }
         let (failure, hint) = match ctx.transport.send(&request).await {
             Ok(response) => {
+                super::answered::mark(&authority);
                 permit.observe(response.status, &response.headers);
                 EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
                 if (200..300).contains(&response.status) {
@@ -221,6 +223,19 @@ async fn fetch_with_retries(
             }
             Err(TransportError::Timeout(t)) if can_split => {
                 return Ok(Attempt::TooLarge(format!("request timed out after {t:?}")))
+            }
+            // Retrying cannot fix a failed TLS handshake, nor find a server at a host and port
+            // that never answered (a typo, or nothing started): say so at once.
+            Err(e)
+                if e.is_permanent()
+                    || (matches!(e, TransportError::Refused(_))
+                        && !super::answered::has_answered(&authority)) =>
+            {
+                return Err(Error::Network {
+                    adapter: adapter.name(),
+                    cursor: cursor.to_string(),
+                    source: e,
+                })
             }
             Err(e) => (RetryCause::Transport(e), None),
         };

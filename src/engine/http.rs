@@ -63,7 +63,9 @@ impl ApiResponse {
     }
 }
 
-/// Why a request produced no response. All of these are worth retrying.
+/// Why a request produced no response. Most are worth retrying; [`TransportError::Tls`] never
+/// is, and [`TransportError::Refused`] only on a host that has answered before (see
+/// [`TransportError::is_permanent`]).
 ///
 /// The client's error is kept as the [`source`](std::error::Error::source); `Display` also
 /// shows its chain, because DataFusion and the CLI print only the top error's text. A
@@ -74,6 +76,13 @@ pub enum TransportError {
     /// The connection could not be opened.
     #[error("connection failed: {}", chain(.0.as_ref()))]
     Connect(#[source] BoxError),
+    /// Nothing listens at the host and port (TCP connection refused).
+    #[error("connection refused: nothing is listening at that host and port ({})", chain(.0.as_ref()))]
+    Refused(#[source] BoxError),
+    /// The TLS handshake failed: a certificate the client does not trust, or an `https://`
+    /// URL at a port that speaks plain HTTP. Retrying cannot help.
+    #[error("TLS handshake failed ({}); if the server speaks plain HTTP, write its URL with http://", chain(.0.as_ref()))]
+    Tls(#[source] BoxError),
     /// No complete response within the request timeout.
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
@@ -83,6 +92,13 @@ pub enum TransportError {
     /// Anything else the client reported.
     #[error("{}", chain(.0.as_ref()))]
     Other(#[source] BoxError),
+}
+
+impl TransportError {
+    /// Whether retrying the same request cannot help (a failed TLS handshake).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TransportError::Tls(_))
+    }
 }
 
 /// An error and its sources, joined by `": "`.

@@ -4,6 +4,7 @@
 //! network is [`Transport`] (in `http`), implemented by `crate::transport`.
 
 pub mod adapter;
+mod answered;
 pub mod cursor;
 mod fetch;
 pub(crate) mod http;

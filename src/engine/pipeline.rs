@@ -165,12 +165,7 @@ impl Planner {
 }
 
 fn too_many_pages(adapter: &'static str, max_pages: u64) -> Error {
-    Error::StuckCursor {
-        adapter,
-        detail: format!(
-            "more than {max_pages} pages without an end; the API may not signal its last page (set the table option max_pages higher if the data really is that large)"
-        ),
-    }
+    Error::TooManyPages { adapter, max_pages }
 }
 
 /// A stream of record batches from one engine run. Dropping it aborts every in-flight request.

@@ -5,6 +5,8 @@
 //!
 //! - `GET /api/v1/query` (QueryMetrics): classic metric queries, v1 series and pointlists;
 //! - `GET /api/v1/validate`: the API key check;
+//! - `GET /api/v1/metrics?from=S` (ListActiveMetrics) and `GET /api/v2/metrics/{name}/all-tags`
+//!   (ListTagsByMetricName): what the account has ([`catalog`]);
 //! - `POST /api/v2/query/timeseries` (QueryTimeseriesData): metrics queries and formulas on
 //!   one time axis;
 //! - `POST /api/v2/query/scalar` (QueryScalarData): one value per query or formula and
@@ -22,6 +24,7 @@
 //! | `GET /api/page/events?page=N&per_page=M` | page number (from 1, or 0 with `page_base=0`) | `{"data":[..],"page":N,"per_page":M,"total":T,"has_more":b}` |
 //! | `POST /api/page/events/search`, body `{"page":N,"per_page":M,"start":..,"end":..}` | same | same |
 //! | `GET /api/github/events?page=N&per_page=M` | page number from 1, `Link` header (`next`, `last`, `first`, `prev`) | `[..]` |
+//! | `GET /api/jsonserver/events?_page=N&_limit=M` | page number from 1 (json-server): `X-Total-Count` and `Link` (`first`, `prev`, `next`, `last`) headers; `link=false` leaves `Link` out | `[..]` |
 //! | `GET /api/page/endless?page=N&per_page=M` | page number, never ends | `{"data":[..],"page":N,"per_page":M}` |
 //! | `GET /api/token/events?limit=M[&cursor=C]` | opaque cursor | `{"records":[..],"next_cursor":C\|null}` |
 //! | `POST /api/token/events/search`, body `{"limit":M,"cursor":C\|null,"start":..,"end":..}` | opaque cursor, `""` when done | `{"results":{"items":[..]},"meta":{"next":C\|""}}` |
@@ -49,6 +52,7 @@
 //! # }
 //! ```
 
+pub mod catalog;
 pub mod data;
 mod faults;
 mod formula;
@@ -110,7 +114,12 @@ pub struct SimulatorConfig {
     /// If set, the generic REST endpoints (every path outside `/api/v1/` and `/api/v2/`)
     /// require `Authorization: Bearer <token>`, else 401 `{"message":"Bad credentials"}`.
     pub bearer_token: Option<String>,
+    /// Called with every request once it is answered (`ddstream simulate --log-requests`).
+    pub on_request: Option<RequestHook>,
 }
+
+/// A callback that sees each request as it is logged ([`SimulatorConfig::on_request`]).
+pub type RequestHook = Arc<dyn Fn(&LoggedRequest) + Send + Sync>;
 
 impl Default for SimulatorConfig {
     fn default() -> Self {
@@ -122,6 +131,7 @@ impl Default for SimulatorConfig {
             faults: FaultSchedule::none(),
             max_points: data::DEFAULT_MAX_POINTS,
             bearer_token: None,
+            on_request: None,
         }
     }
 }
@@ -137,6 +147,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("faults", &self.faults)
             .field("max_points", &self.max_points)
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
+            .field("on_request", &self.on_request.as_ref().map(|_| "<set>"))
             .finish()
     }
 }

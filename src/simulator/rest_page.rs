@@ -5,6 +5,9 @@
 //!   `{"data":[...],"page":N,"per_page":M,"total":T,"has_more":bool}`;
 //! - `GET /api/github/events?page=N&per_page=M` answers a bare JSON array with a GitHub
 //!   `Link` header (`next`, `last`, `first`, `prev`);
+//! - `GET /api/jsonserver/events?_page=N&_limit=M` answers a bare array like json-server:
+//!   `X-Total-Count` and a `Link` header (`first`, `prev`, `next`, `last`; none with
+//!   `link=false`);
 //! - `GET /api/page/endless?page=N&per_page=M` never runs out:
 //!   `{"data":[...],"page":N,"per_page":M}`.
 //!
@@ -17,7 +20,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::{header, HeaderValue};
+use http::{header, HeaderName, HeaderValue};
 
 use super::records::MAX_INDEX;
 use super::rest::{self, Params, Selection};
@@ -145,6 +148,71 @@ fn github_link(
         .map(|(n, rel)| format!("<{}>; rel=\"{rel}\"", url(n)))
         .collect();
     (!links.is_empty()).then(|| links.join(", "))
+}
+
+/// `GET /api/jsonserver/events?_page=N&_limit=M`, as json-server pages a collection: a bare
+/// array, the collection's size in `X-Total-Count`, and a `Link` header with `first`, `prev`
+/// (after the first page), `next` (before the last) and `last`; `link=false` sends no `Link`.
+pub(super) async fn json_server(State(state): State<Arc<SimState>>, req: Request) -> Response {
+    let params = Params::of(&req, false);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let path = req.uri().path().to_string();
+    rest::serve(&state, req, move || {
+        let p = params?;
+        let sel = Selection::parse(&p)?;
+        let per_page = p.page_size("_limit")?;
+        let page = p.u64("_page")?.unwrap_or(1);
+        if page < 1 {
+            return Err("_page must be at least 1".to_string());
+        }
+        let offset = (page - 1).saturating_mul(per_page);
+        let mut answer = rest::ok(sel.array(&sel.page(offset, per_page)));
+        answer.headers.push((
+            HeaderName::from_static("x-total-count"),
+            HeaderValue::from(sel.len()),
+        ));
+        if !p.flag("link")? && p.get("link").is_some() {
+            return Ok(answer);
+        }
+        let last = sel.len().div_ceil(per_page).max(1);
+        let url = |n: u64| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("_page", &n.to_string());
+            q.append_pair("_limit", &per_page.to_string());
+            for (k, v) in p
+                .query
+                .iter()
+                .filter(|(k, _)| k != "_page" && k != "_limit")
+            {
+                q.append_pair(k, v);
+            }
+            match &host {
+                Some(host) => format!("http://{host}{path}?{}", q.finish()),
+                None => format!("{path}?{}", q.finish()),
+            }
+        };
+        let mut rels = vec![(1, "first")];
+        if page > 1 {
+            rels.push((page - 1, "prev"));
+        }
+        if page < last {
+            rels.push((page + 1, "next"));
+        }
+        rels.push((last, "last"));
+        let link: Vec<String> = rels
+            .into_iter()
+            .map(|(n, rel)| format!("<{}>; rel=\"{rel}\"", url(n)))
+            .collect();
+        if let Ok(link) = HeaderValue::from_str(&link.join(", ")) {
+            answer.headers.push((header::LINK, link));
+        }
+        Ok(answer)
+    })
+    .await
 }
 
 /// `GET /api/page/endless?page=N&per_page=M`: every page is full; `total` and `end` are

@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 
 use super::json::{self, FORBIDDEN_BODY, VALIDATE_FORBIDDEN_BODY};
 use super::state::{Outcome, RequestCtx, SimState};
-use super::{rest, rest_page, rest_token, v1, v2_scalar, v2_timeseries};
+use super::{catalog, rest, rest_page, rest_token, v1, v2_scalar, v2_timeseries};
 
 /// Largest request body read (the data endpoints take small JSON bodies at most).
 const MAX_BODY: usize = 4 << 20;
@@ -37,12 +37,15 @@ pub(super) fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/api/v1/query", get(v1::query))
         .route("/api/v1/validate", get(v1::validate))
+        .route("/api/v1/metrics", get(catalog::list_active))
+        .route("/api/v2/metrics/{name}/all-tags", get(catalog::all_tags))
         .route("/api/v2/query/timeseries", post(v2_timeseries::query))
         .route("/api/v2/query/scalar", post(v2_scalar::query))
         .route("/api/page/events", get(rest_page::events))
         .route("/api/page/events/search", post(rest_page::search))
         .route("/api/page/endless", get(rest_page::endless))
         .route("/api/github/events", get(rest_page::github))
+        .route("/api/jsonserver/events", get(rest_page::json_server))
         .route("/api/token/events", get(rest_token::events))
         .route("/api/token/events/search", post(rest_token::search))
         .route("/api/token/stuck", get(rest_token::stuck))

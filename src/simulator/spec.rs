@@ -88,6 +88,7 @@ impl SimulatorSpec {
                 .unwrap_or_default(),
             max_points: self.max_points.unwrap_or(defaults.max_points),
             bearer_token: self.bearer_token,
+            ..defaults
         })
     }
 }

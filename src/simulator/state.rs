@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::faults::{FaultCursor, FaultKind};
 use super::rate_limit::RateLimiter;
-use super::{LoggedRequest, SimulatorConfig};
+use super::{LoggedRequest, RequestHook, SimulatorConfig};
 
 /// State shared by the server loop and every handler.
 pub(super) struct SimState {
@@ -32,6 +32,7 @@ pub(super) struct SimState {
     pub rate_limited: AtomicU64,
     next_request: AtomicU64,
     log: Mutex<Vec<LoggedRequest>>,
+    on_request: Option<RequestHook>,
 }
 
 /// What the front door learned about a request, carried in its extensions so that whoever
@@ -73,6 +74,7 @@ impl SimState {
             rate_limited: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            on_request: config.on_request,
         }
     }
 
@@ -101,6 +103,9 @@ impl SimState {
             status,
             fault,
         };
+        if let Some(hook) = &self.on_request {
+            hook(&entry);
+        }
         self.lock_log().push(entry);
     }
 

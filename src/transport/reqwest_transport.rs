@@ -77,13 +77,48 @@ impl ReqwestTransport {
         if error.is_timeout() {
             TransportError::Timeout(self.request_timeout)
         } else if error.is_connect() {
-            TransportError::Connect(Box::new(error))
+            match connect_failure(&error) {
+                ConnectFailure::Refused => TransportError::Refused(Box::new(error)),
+                ConnectFailure::Tls => TransportError::Tls(Box::new(error)),
+                ConnectFailure::Other => TransportError::Connect(Box::new(error)),
+            }
         } else if reading_body || error.is_body() || error.is_decode() || error.is_request() {
             TransportError::Body(Box::new(error))
         } else {
             TransportError::Other(Box::new(error))
         }
     }
+}
+
+/// What kind of connect error reqwest reported, read from its source chain.
+enum ConnectFailure {
+    Refused,
+    Tls,
+    Other,
+}
+
+/// Finds the cause of a connect error in its source chain: an `io::Error` of kind
+/// `ConnectionRefused`, or a `rustls::Error`. An `io::Error`'s `source()` skips the error it
+/// wraps (hyper wraps tokio-rustls's `io::Error(InvalidData, rustls::Error)` in another), so
+/// wrapped errors are followed with `get_ref()`.
+fn connect_failure(error: &(dyn std::error::Error + 'static)) -> ConnectFailure {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<rustls::Error>() {
+            return ConnectFailure::Tls;
+        }
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return ConnectFailure::Refused
+            }
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => e.source(),
+            },
+            None => e.source(),
+        };
+    }
+    ConnectFailure::Other
 }
 
 #[async_trait::async_trait]
@@ -107,5 +142,58 @@ impl Transport for ReqwestTransport {
             body,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(url: &str) -> ApiRequest {
+        ApiRequest {
+            method: http::Method::GET,
+            url: url::Url::parse(url).unwrap(),
+            headers: http::HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_and_tls_failures_are_told_apart() {
+        let transport = ReqwestTransport::new(&TransportConfig::default()).unwrap();
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = transport
+            .send(&get(&format!("http://127.0.0.1:{port}/x")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Refused(_)), "{err}");
+        assert!(!err.is_permanent());
+
+        // https:// at a port that answers plain HTTP.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = datafusion::common::runtime::SpawnedTask::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            if let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let err = transport
+            .send(&get(&format!("https://{addr}/x")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Tls(_)), "{err}");
+        assert!(err.is_permanent());
+        assert!(err.to_string().contains("http://"), "{err}");
+        drop(server);
     }
 }

@@ -252,7 +252,7 @@ fn validate_against_a_closed_port_is_a_network_error_naming_the_url() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("got no response: connection failed")
+        stderr.contains("got no response: connection refused")
             && stderr.contains(&format!("{base_url}/api/v1/validate")),
         "{stderr}"
     );

@@ -172,6 +172,7 @@ fn page_api(base_url: &url::Url) -> Arc<dyn VendorAdapter> {
             size_param: Some("per_page".into()),
             size: 20,
             total: Some(Pointer::parse("/total").unwrap()),
+            total_header: None,
             total_pages: None,
             stop_on_short_page: true,
         },

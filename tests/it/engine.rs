@@ -294,3 +294,28 @@ async fn a_token_that_repeats_is_a_stuck_cursor_error() {
         "stopped at the first repeat"
     );
 }
+
+/// A refused connection is final only on a host that never answered: once a host has
+/// answered, a refusal (a restart) is retried until the retries are spent.
+#[tokio::test]
+async fn a_host_that_answered_is_retried_after_a_refusal() {
+    let sim = simulator(SimulatorConfig::default()).await;
+    let adapter = v1_adapter(&sim, &format!("{METRIC}{{*}}"), 60);
+    let policy = DefaultPolicy {
+        max_retries: 2,
+        ..fast_policy(1)
+    };
+    let e = engine(adapter, policy, Duration::from_secs(5));
+    collect(&e, day_plan(1, Duration::from_secs(86_400)))
+        .await
+        .expect("the simulator answers");
+    sim.shutdown().await;
+    let err = collect(&e, day_plan(1, Duration::from_secs(86_400)))
+        .await
+        .expect_err("nothing listens any more")
+        .to_string();
+    assert!(
+        err.contains("after 3 attempts") && err.contains("connection refused"),
+        "{err}"
+    );
+}

@@ -3,7 +3,10 @@
 
 mod cli;
 mod cli_config;
+mod cli_network;
 mod cli_output;
+mod cli_rest;
+mod cli_simulate;
 mod cli_store;
 mod common;
 mod conformance;

@@ -65,6 +65,8 @@ pub enum Paging {
         size: u64,
         /// Pointer to the total number of records, if the API tells it.
         total: Option<Pointer>,
+        /// Response header with the total number of records (`X-Total-Count`), if any.
+        total_header: Option<String>,
         /// Pointer to the total number of pages, if the API tells it.
         total_pages: Option<Pointer>,
         /// A page shorter than `size` is the last.
@@ -259,6 +261,7 @@ impl RestAdapter {
                     first,
                     size,
                     total,
+                    total_header,
                     total_pages,
                     stop_on_short_page,
                     ..
@@ -266,13 +269,24 @@ impl RestAdapter {
                 Cursor::Page { number, .. },
             ) => {
                 let count = |p: &Option<Pointer>| p.as_ref().and_then(meta).and_then(as_count);
-                let pages =
-                    count(total_pages).or_else(|| count(total).map(|t| t.div_ceil((*size).max(1))));
-                // Saturating: the totals are the API's word and the numbers the caller's.
-                let last_page = pages.map(|p| match p.checked_sub(1) {
-                    Some(after_first) => first.saturating_add(after_first),
-                    None => first.saturating_sub(1),
+                let header_total = total_header
+                    .as_deref()
+                    .and_then(|h| response.headers.get(h))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                let pages = count(total_pages).or_else(|| {
+                    count(total)
+                        .or(header_total)
+                        .map(|t| t.div_ceil((*size).max(1)))
                 });
+                // Saturating: the totals are the API's word and the numbers the caller's.
+                let last_page = pages
+                    .map(|p| match p.checked_sub(1) {
+                        Some(after_first) => first.saturating_add(after_first),
+                        None => first.saturating_sub(1),
+                    })
+                    // Else a `Link: <...?page=N>; rel="last"` names the last page itself.
+                    .or_else(|| self.last_linked_page(response));
                 let ended = walked.records == 0
                     || (*stop_on_short_page && (walked.records as u64) < *size)
                     || last_page.is_some_and(|l| *number >= l);
@@ -285,7 +299,7 @@ impl RestAdapter {
                     });
                 Ok((next, last_page))
             }
-            (Paging::Token { next, .. }, _) => {
+            (Paging::Token { next, size, .. }, _) => {
                 let token = match next {
                     TokenSource::Pointer(p) => meta(p).and_then(token_text),
                     TokenSource::LastRecord(_) => match last_record_token {
@@ -305,6 +319,21 @@ impl RestAdapter {
                 } else {
                     token
                 };
+                // A full page is rarely the last: an end without a next token there may mean
+                // the API pages some other way (a Link header, a cursor elsewhere in the body).
+                if let (None, Some((_, size))) = (&token, size) {
+                    if *size > 0 && walked.records as u64 >= *size {
+                        tracing::warn!(
+                            "{}: {cursor} was a full page ({} records = page_size) but gave no next {}; ending here. If rows are missing, check where the API puts its next page",
+                            self.options.name,
+                            walked.records,
+                            match next {
+                                TokenSource::LinkHeader => "Link header (rel=\"next\")",
+                                _ => "token",
+                            }
+                        );
+                    }
+                }
                 Ok((token.map(|t| Cursor::Token(Some(t))), None))
             }
             (_, other) => Err(Error::Internal(format!(
@@ -312,6 +341,21 @@ impl RestAdapter {
                 self.options.name
             ))),
         }
+    }
+
+    /// The page number in the `page_param` of a `Link: <url>; rel="last"` header, if any.
+    fn last_linked_page(&self, response: &ApiResponse) -> Option<u64> {
+        let Paging::PageNumber { param, .. } = &self.options.paging else {
+            return None;
+        };
+        let url = self
+            .options
+            .url
+            .join(&link::last_link(&response.headers)?)
+            .ok()?;
+        url.query_pairs()
+            .find(|(k, _)| k == param.as_str())
+            .and_then(|(_, v)| v.trim().parse().ok())
     }
 
     /// A `Link` URL is followed only to the same origin (the headers carry credentials), and

@@ -52,6 +52,7 @@ fn page_paging() -> Paging {
         size_param: Some("per_page".into()),
         size: 2,
         total: Some(Pointer::parse("/total").unwrap()),
+        total_header: None,
         total_pages: None,
         stop_on_short_page: true,
     }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::values::{parse_bool, parse_count, parse_duration};
+use super::values::{parse_bool, parse_count, parse_duration, parse_in_range};
 use super::KeyDoc;
 use crate::engine::DefaultPolicy;
 use crate::engine::Transport;
@@ -42,7 +42,9 @@ impl CommonConfigKey {
     pub fn doc(self) -> KeyDoc {
         let doc = match self {
             CommonConfigKey::PrefetchDepth => "requests kept in flight per partition (default 2)",
-            CommonConfigKey::MaxRetries => "retries per request before failing (default 8)",
+            CommonConfigKey::MaxRetries => {
+                "retries per request before failing (default 8; 0 = no retry)"
+            }
             CommonConfigKey::RequestTimeout => "time allowed for one request (default 60s)",
             CommonConfigKey::ConnectTimeout => "time allowed to connect (default 10s)",
             CommonConfigKey::AllowHttp => "allow plain http to non-loopback hosts (default false)",
@@ -124,7 +126,10 @@ impl FetchSettings {
             CommonConfigKey::PrefetchDepth => {
                 self.prefetch_depth = parse_count(name, value, 64)? as usize
             }
-            CommonConfigKey::MaxRetries => self.max_retries = parse_count(name, value, 100)? as u32,
+            // 0: one attempt, no retry.
+            CommonConfigKey::MaxRetries => {
+                self.max_retries = parse_in_range(name, value, 0, 100)? as u32
+            }
             CommonConfigKey::RequestTimeout => self.request_timeout = parse_duration(name, value)?,
             CommonConfigKey::ConnectTimeout => self.connect_timeout = parse_duration(name, value)?,
             CommonConfigKey::AllowHttp => self.allow_http = parse_bool(name, value)?,
@@ -181,5 +186,14 @@ mod tests {
             err.contains("'prefetch_depth'") && err.contains("between 1 and 64"),
             "{err}"
         );
+        // No retry at all is a valid choice; a negative count is not.
+        s.set(CommonConfigKey::MaxRetries, "0").unwrap();
+        assert_eq!(s.max_retries, 0);
+        assert_eq!(s.policy().max_retries, 0);
+        let err = s
+            .set(CommonConfigKey::MaxRetries, "-1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("between 0 and 100"), "{err}");
     }
 }

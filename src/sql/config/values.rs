@@ -48,10 +48,15 @@ pub fn parse_bool(option: &str, raw: &str) -> Result<bool> {
 
 /// Parses a positive integer no larger than `max`.
 pub fn parse_count(option: &str, raw: &str, max: u64) -> Result<u64> {
+    parse_in_range(option, raw, 1, max)
+}
+
+/// Parses a whole number from `min` to `max` (inclusive).
+pub fn parse_in_range(option: &str, raw: &str, min: u64, max: u64) -> Result<u64> {
     match raw.trim().parse::<u64>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(Error::config(format!(
-            "option '{option}': '{raw}' is not a whole number between 1 and {max}"
+            "option '{option}': '{raw}' is not a whole number between {min} and {max}"
         ))),
     }
 }

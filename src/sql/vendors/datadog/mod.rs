@@ -2,6 +2,7 @@
 //! typed config ([`config`]), spec ([`spec`]), pure pushdown rules ([`pushdown`]), the
 //! registry entry ([`DatadogVendor`]) and the Rust builder ([`DatadogBuilder`]).
 
+pub mod catalog;
 pub mod config;
 mod pushdown;
 pub mod spec;

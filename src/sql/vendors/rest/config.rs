@@ -84,6 +84,7 @@ impl RestKind {
                 K::PageParam,
                 K::FirstPage,
                 K::Total,
+                K::TotalHeader,
                 K::TotalPages,
                 K::StopOnShortPage,
             ]),
@@ -156,6 +157,8 @@ pub enum RestConfigKey {
     FirstPage,
     /// `total` (page_api).
     Total,
+    /// `total_header` (page_api).
+    TotalHeader,
     /// `total_pages` (page_api).
     TotalPages,
     /// `stop_on_short_page` (page_api).
@@ -192,6 +195,7 @@ const PLAIN_KEYS: &[(&str, RestConfigKey)] = &[
     ("page_param", RestConfigKey::PageParam),
     ("first_page", RestConfigKey::FirstPage),
     ("total", RestConfigKey::Total),
+    ("total_header", RestConfigKey::TotalHeader),
     ("total_pages", RestConfigKey::TotalPages),
     ("stop_on_short_page", RestConfigKey::StopOnShortPage),
     ("token_param", RestConfigKey::TokenParam),
@@ -241,7 +245,7 @@ impl RestConfigKey {
             K::StartParam => "parameter carrying the start of the time range",
             K::EndParam => "parameter carrying the end of the time range",
             K::TimeFormat => {
-                "format of start/end parameters: rfc3339 (default), epoch_s, epoch_ms"
+                "format of start/end parameters: rfc3339, epoch_s, epoch_ms (default: the time column's format; rfc3339 for auto)"
             }
             K::OnTypeError => "error (default) or null: what a value of the wrong type becomes",
             K::PageSizeParam => "parameter carrying the page size",
@@ -250,6 +254,9 @@ impl RestConfigKey {
             K::PageParam => "the page-number parameter (default 'page')",
             K::FirstPage => "number of the first page, 0 or 1 (default 1)",
             K::Total => "JSON pointer to the total number of records (enables parallel prefetch)",
+            K::TotalHeader => {
+                "response header holding the total number of records, e.g. 'X-Total-Count' (json-server)"
+            }
             K::TotalPages => "JSON pointer to the total number of pages",
             K::StopOnShortPage => {
                 "a page shorter than page_size is the last (default true when page_size_param is set)"
@@ -359,8 +366,8 @@ pub struct RestConfig {
     pub start_param: Option<String>,
     /// End parameter.
     pub end_param: Option<String>,
-    /// Format of the time parameters.
-    pub time_format: TimeFormat,
+    /// Format of the time parameters; `None` = the time column's format.
+    pub time_format: Option<TimeFormat>,
     /// Wrong types become nulls.
     pub lenient_types: bool,
     /// Page-number parameter.
@@ -373,6 +380,8 @@ pub struct RestConfig {
     pub page_size: u64,
     /// Total records pointer.
     pub total: Option<Pointer>,
+    /// Total records header.
+    pub total_header: Option<String>,
     /// Total pages pointer.
     pub total_pages: Option<Pointer>,
     /// Short page ends; `None` = when a page size parameter is set.
@@ -410,13 +419,14 @@ impl RestConfig {
             time_column: None,
             start_param: None,
             end_param: None,
-            time_format: TimeFormat::Rfc3339,
+            time_format: None,
             lenient_types: false,
             page_param: "page".into(),
             first_page: 1,
             page_size_param: None,
             page_size: 100,
             total: None,
+            total_header: None,
             total_pages: None,
             stop_on_short_page: None,
             token_param: "cursor".into(),
@@ -496,7 +506,7 @@ impl RestConfig {
             K::TimeColumn => self.time_column = Some(text()),
             K::StartParam => self.start_param = Some(text()),
             K::EndParam => self.end_param = Some(text()),
-            K::TimeFormat => self.time_format = TimeFormat::parse(value)?,
+            K::TimeFormat => self.time_format = Some(TimeFormat::parse(value)?),
             K::OnTypeError => {
                 self.lenient_types = match value.trim().to_ascii_lowercase().as_str() {
                     "error" => false,
@@ -524,6 +534,15 @@ impl RestConfig {
                 }
             }
             K::Total => self.total = Some(pointer(value)?),
+            K::TotalHeader => {
+                let header = text();
+                if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(Error::config(format!(
+                        "option 'total_header': '{header}' is not a header name; write one such as X-Total-Count"
+                    )));
+                }
+                self.total_header = Some(header);
+            }
             K::TotalPages => self.total_pages = Some(pointer(value)?),
             K::StopOnShortPage => self.stop_on_short_page = Some(parse_bool(name, value)?),
             K::TokenParam => self.token_param = text(),
@@ -724,6 +743,7 @@ impl RestConfig {
                 size_param: self.page_size_param.clone(),
                 size: self.page_size,
                 total: self.total.clone(),
+                total_header: self.total_header.clone(),
                 total_pages: self.total_pages.clone(),
                 stop_on_short_page: self
                     .stop_on_short_page

@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 
 use super::config::RestConfig;
-use crate::adapters::rest::columns::schema_of;
+use crate::adapters::rest::columns::{schema_of, ColumnType, TimeFormat};
 use crate::adapters::rest::{Paging, RestAdapter, RestOptions, TimeRange, TokenSource};
 use crate::engine::{format_ms, DefaultPolicy};
 use crate::sql::config::FetchSettings;
@@ -58,11 +58,18 @@ impl RestSpec {
         ];
         match &o.paging {
             Paging::PageNumber {
-                param, size, total, ..
+                param,
+                size,
+                total,
+                total_header,
+                ..
             } => {
                 details.push(("paging", format!("{param}, {size} per page")));
                 if let Some(t) = total {
                     details.push(("total", format!("'{}'", t.text())));
+                }
+                if let Some(h) = total_header {
+                    details.push(("total", format!("header {h}")));
                 }
             }
             Paging::Token { param, next, .. } => {
@@ -83,6 +90,15 @@ impl RestSpec {
             self.config.fetch.prefetch_depth.to_string(),
         ));
         details
+    }
+}
+
+/// The time parameters' format when `time_format` is not given: the time column's declared
+/// format (`epoch_s`, `epoch_ms`), RFC 3339 for `rfc3339` and `auto`.
+fn default_time_format(column: ColumnType) -> TimeFormat {
+    match column {
+        ColumnType::Timestamp(f @ (TimeFormat::EpochSeconds | TimeFormat::EpochMillis)) => f,
+        _ => TimeFormat::Rfc3339,
     }
 }
 
@@ -141,7 +157,10 @@ impl TableSpec for RestSpec {
                 end_ms: last.1,
                 start_param: self.config.start_param.clone(),
                 end_param: self.config.end_param.clone(),
-                format: self.config.time_format,
+                format: self
+                    .config
+                    .time_format
+                    .unwrap_or_else(|| default_time_format(options.columns[index].kind)),
             });
         }
         let adapter = RestAdapter::new(options)?;
