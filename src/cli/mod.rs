@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// Write the result here instead of standard output; `{n}` in the name writes one file
     /// per result set (`out_{n}.parquet`).

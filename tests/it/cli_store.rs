@@ -51,7 +51,7 @@ fn api_rows_go_into_the_store_and_come_back_downsampled() {
     assert_eq!(inserted.trim(), "count\n180");
 
     let streams = ok(&ddstream(&[
-        "store", "streams", "--store", store, "--format", "csv",
+        "--format", "csv", "store", "streams", "--store", store,
     ]));
     let mut lines = streams.lines();
     assert!(lines.next().unwrap().starts_with("stream_id,tags,"));
