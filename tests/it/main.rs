@@ -3,11 +3,17 @@
 
 mod cli;
 mod cli_config;
+mod cli_errors;
+mod cli_flags;
 mod cli_output;
+#[cfg(unix)]
+mod cli_prompt;
 mod common;
 mod conformance;
 mod engine;
 mod faults;
+#[cfg(unix)]
+mod pty;
 mod rest;
 mod robustness;
 mod scan_metrics;
