@@ -163,7 +163,10 @@ mod tests {
     fn nested_prefixes_and_bug_tails_go() {
         let text = "Error during planning: Internal error: sum failed. This issue was likely caused by a bug in DataFusion's code. Please help us to resolve this by filing a bug report in our issue tracker: https://github.com/apache/datafusion/issues. No function matches.";
         assert_eq!(tidy(text), "sum failed. No function matches.");
-        assert_eq!(tidy("Error during planning: Error during planning: x\ny"), "x y");
+        assert_eq!(
+            tidy("Error during planning: Error during planning: x\ny"),
+            "x y"
+        );
         let coercion = "Error during planning: Execution error: Function 'ds_bucket' user-defined coercion failed with: Error during planning: ds_bucket takes two arguments. No function matches the given name and argument types 'ds_bucket(Utf8)'. You might need to add explicit type casts.\n\tCandidate functions:\n\tds_bucket(UserDefined)";
         assert_eq!(tidy(coercion), "ds_bucket takes two arguments.");
     }
@@ -172,7 +175,10 @@ mod tests {
     fn the_found_token_is_hidden_when_it_may_be_a_secret() {
         let m = "SQL syntax error: Expected: ',' or ')' after option definition, found: 'sk-123' at Line: 1, Column: 9";
         let r = redact_found(m, true);
-        assert!(!r.contains("sk-123") && r.ends_with("at Line: 1, Column: 9"), "{r}");
+        assert!(
+            !r.contains("sk-123") && r.ends_with("at Line: 1, Column: 9"),
+            "{r}"
+        );
         let word = "SQL syntax error: Expected: ',', found: abc123 at Line: 1, Column: 9";
         assert!(!redact_found(word, true).contains("abc123"));
         assert!(redact_found(word, false).contains("abc123"));

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use futures::StreamExt;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
+use futures::StreamExt;
 
 pub use errors::one_line;
 pub use output::{is_broken_pipe, MaxRows, OutputFormat};
@@ -279,10 +279,7 @@ async fn run_each(ctx: &SessionContext, sql: &str, options: &RunOptions) -> DFRe
         if options.timing && !schema.fields().is_empty() {
             let rows = rows.load(Ordering::Relaxed);
             let noun = if rows == 1 { "row" } else { "rows" };
-            eprintln!(
-                "{rows} {noun} in {:.3} s",
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("{rows} {noun} in {:.3} s", started.elapsed().as_secs_f64());
         }
     }
     out.finish()?;

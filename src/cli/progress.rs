@@ -19,16 +19,15 @@ pub struct Progress {
 impl Progress {
     /// Starts polling `plan`'s metrics every 200 ms, if `visible`.
     pub fn start(plan: Arc<dyn ExecutionPlan>, visible: bool) -> Self {
-        let bar = if visible {
-            ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr())
-        } else {
-            ProgressBar::hidden()
-        };
+        // Drawn only once the query has run for a while: quick ones do not flicker a bar.
+        let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden());
         let task = visible.then(|| {
             let bar = bar.clone();
             SpawnedTask::spawn(async move {
                 let started = Instant::now();
                 let mut windowed = None;
+                tokio::time::sleep(SHOW_AFTER).await;
+                bar.set_draw_target(ProgressDrawTarget::stderr());
                 loop {
                     let totals = sum_metrics(plan.as_ref());
                     let is_windowed = totals.total_ms > 0;
@@ -36,8 +35,8 @@ impl Progress {
                         bar.set_style(style(is_windowed));
                         windowed = Some(is_windowed);
                     }
-                    if let Some(permille) = (totals.done_ms.min(totals.total_ms) * 1000)
-                        .checked_div(totals.total_ms)
+                    if let Some(permille) =
+                        (totals.done_ms.min(totals.total_ms) * 1000).checked_div(totals.total_ms)
                     {
                         bar.set_position(permille);
                     }
@@ -63,6 +62,9 @@ impl Drop for Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// How long a query runs before its bar shows.
+const SHOW_AFTER: Duration = Duration::from_millis(400);
 
 fn style(windowed: bool) -> ProgressStyle {
     let template = if windowed {

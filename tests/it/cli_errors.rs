@@ -68,7 +68,10 @@ fn bad_inputs_get_one_clear_sentence() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{sql}: {stderr}");
         assert!(stderr.starts_with("error: "), "{sql}: {stderr}");
         for fragment in fragments {
-            assert!(stderr.contains(fragment), "{sql}: no {fragment:?} in {stderr}");
+            assert!(
+                stderr.contains(fragment),
+                "{sql}: no {fragment:?} in {stderr}"
+            );
         }
         assert_clean(&sql, &stderr);
     }
@@ -106,7 +109,10 @@ fn usage_errors_exit_1_and_bad_partitions_are_refused() {
     let out = ddstream(&["--partitions", "many", "SELECT 1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("'many' is not a number of partitions"), "{stderr}");
+    assert!(
+        stderr.contains("'many' is not a number of partitions"),
+        "{stderr}"
+    );
 
     // --help is not an error.
     let out = ddstream(&["--help"]);

@@ -42,12 +42,18 @@ fn commands_list_tables_describe_them_and_toggle_timing() {
     // Timing is on by default, off after \timing.
     p.send("SELECT 7 AS seven;\r");
     let timed = p.expect(PROMPT);
-    assert!(timed.contains("| 7 ") && timed.contains("1 row in "), "{timed}");
+    assert!(
+        timed.contains("| 7 ") && timed.contains("1 row in "),
+        "{timed}"
+    );
     p.send("\\timing\r");
     assert!(p.expect(PROMPT).contains("timing is off"));
     p.send("SELECT 8 AS eight;\r");
     let untimed = p.expect(PROMPT);
-    assert!(untimed.contains("| 8 ") && !untimed.contains(" in "), "{untimed}");
+    assert!(
+        untimed.contains("| 8 ") && !untimed.contains(" in "),
+        "{untimed}"
+    );
 
     p.send("\\bogus\r");
     assert!(p.expect(PROMPT).contains("unknown command \\bogus"));
@@ -63,24 +69,37 @@ fn tab_completes_keywords_tables_columns_and_functions() {
     let mut p = Pty::spawn(&["--simulate"], home.path(), &[]);
     p.expect(PROMPT);
     // Keyword, column and table each typed in part: the query only runs if all three complete.
-    p.send("SELE\t count(DISTINCT group_t\t) AS series FROM datadog_v2_sc\t;\r");
-    let out = p.expect(PROMPT);
+    p.send("SELE\t");
+    p.expect("SELECT");
+    p.send(" count(DISTINCT group_t\t");
+    p.expect("group_tags");
+    p.send(") AS series FROM datadog_v2_sc\t");
+    p.expect("datadog_v2_scalar");
+    p.send(";\r");
+    let out = p.expect(" in ");
     assert!(out.contains("series"), "{out}");
     // One series per simulated host (`by {host}`).
     assert!(out.contains(&format!("| {} ", HOSTS.len())), "{out}");
     assert!(!out.contains("error"), "{out}");
+    p.expect(PROMPT);
 
     // A function of ours, from the session's registry.
-    p.send("SELECT ds_buck\t('hours', TIMESTAMP '2026-01-01T10:30:00Z') AS b;\r");
-    let out = p.expect(PROMPT);
+    p.send("SELECT ds_buck\t");
+    p.expect("ds_bucket");
+    p.send("('hours', TIMESTAMP '2026-01-01T10:30:00Z') AS b;\r");
+    let out = p.expect(" in ");
     assert!(out.contains("2026-01-01T10:00:00"), "{out}");
+    p.expect(PROMPT);
 
     // A table created at the prompt completes on the next line.
     p.send("CREATE TABLE made_here AS VALUES (1);\r");
     p.expect(PROMPT);
-    p.send("SELECT count(*) AS n FROM made_h\t;\r");
-    let out = p.expect(PROMPT);
+    p.send("SELECT count(*) AS n FROM made_h\t");
+    p.expect("made_here");
+    p.send(";\r");
+    let out = p.expect(" in ");
     assert!(out.contains("| 1 ") && !out.contains("error"), "{out}");
+    p.expect(PROMPT);
     p.send("\x04");
     assert!(p.wait().0.success());
 }

@@ -132,7 +132,10 @@ impl Pty {
                 // Let the reader drain what is left.
                 std::thread::sleep(Duration::from_millis(200));
                 let all = self.output.lock().unwrap();
-                return (status, String::from_utf8_lossy(&all[self.seen..]).into_owned());
+                return (
+                    status,
+                    String::from_utf8_lossy(&all[self.seen..]).into_owned(),
+                );
             }
             if start.elapsed() > PATIENCE {
                 let _ = self.child.kill();

@@ -53,13 +53,9 @@ impl Vocabulary {
                 };
                 for table in schema.table_names() {
                     if let Ok(Some(provider)) = schema.table(&table).await {
-                        words.columns.extend(
-                            provider
-                                .schema()
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().clone()),
-                        );
+                        words
+                            .columns
+                            .extend(provider.schema().fields().iter().map(|f| f.name().clone()));
                     }
                     words.tables.insert(table);
                 }

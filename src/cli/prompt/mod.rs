@@ -77,7 +77,9 @@ pub(super) async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<(
                                 eprintln!("timing is {state}");
                             }
                             Meta::Unknown(command) => {
-                                eprintln!("error: unknown command {command}: \\? lists the commands")
+                                eprintln!(
+                                    "error: unknown command {command}: \\? lists the commands"
+                                )
                             }
                         }
                         continue;
