@@ -86,7 +86,8 @@ fn syntax_message(e: &ParserError) -> String {
 /// A parse error of `sql`, reworded, with the offending token hidden when it may be a secret:
 /// a quoted string anywhere, any word inside an `OPTIONS (...)` clause.
 pub fn parse_error(error: DataFusionError, sql: &str) -> DataFusionError {
-    let DataFusionError::SQL(e, _) = &error else {
+    // DataFusion may wrap it (a diagnostic, a context).
+    let DataFusionError::SQL(e, _) = error.find_root() else {
         return error;
     };
     let message = syntax_message(e);
@@ -140,7 +141,16 @@ pub fn with_hint(error: DataFusionError, state: &SessionState) -> DataFusionErro
     }
     if text.starts_with("table '") && text.ends_with("' not found") {
         let name = &text["table '".len()..text.len() - "' not found".len()];
-        let short = name.rsplit('.').next().unwrap_or(name);
+        // DataFusion names it `catalog.schema.table`; a file path keeps its dots.
+        let short = match name.splitn(3, '.').collect::<Vec<_>>()[..] {
+            [_, _, table] => table,
+            _ => name,
+        };
+        if short.contains('/') || short.contains('.') {
+            return DataFusionError::Plan(format!(
+                "no table or file named '{short}': check the path (a file is read by its extension: .parquet, .csv, .json, .arrow)"
+            ));
+        }
         return DataFusionError::Plan(format!(
             "table {short} not found: create it with CREATE EXTERNAL TABLE {short} STORED AS DATADOG_V1 LOCATION 'metric{{scope}}' (or --config FILE), or run with --simulate for the demo tables; \\d lists the tables at the prompt"
         ));

@@ -45,12 +45,28 @@ fn cases() -> Vec<(String, Vec<&'static str>)> {
             vec!["table nope not found", "CREATE EXTERNAL TABLE", "--simulate"],
         ),
         (
+            "SELECT * FROM 'no/such/file.parquet'".into(),
+            vec!["no table or file named 'no/such/file.parquet'", "check the path"],
+        ),
+        (
+            "SELECT counter_reset(avg) FROM datadog_v1".into(),
+            vec!["counter_reset() is a window function", "OVER (PARTITION BY"],
+        ),
+        (
+            "SELECT mean(scope) FROM datadog_v1".into(),
+            vec!["mean(x) takes a numeric argument; got Utf8"],
+        ),
+        (
             "SELECT nofunc(1)".into(),
             vec!["Invalid function 'nofunc'"],
         ),
         (
             format!("CREATE EXTERNAL TABLE t STORED AS DATADOG_V1 LOCATION 'm{{*}}' OPTIONS ('api_key' '{SECRET}' 'granularity' '60s')"),
-            vec!["SQL syntax error", "after option definition"],
+            vec![
+                "SQL syntax error",
+                "after option definition",
+                "found: a quoted string (not shown)",
+            ],
         ),
         (
             format!("CREATE EXTERNAL TABLE t STORED AS DATADOG_V1 LOCATION 'm{{*}}' OPTIONS ('granularity' '60s' api_key {SECRET})"),
