@@ -3,33 +3,40 @@
 
 mod catalog;
 mod config_file;
+mod errors;
 mod output;
 mod plot;
 mod progress;
+mod prompt;
 mod simulate;
 #[cfg(feature = "store")]
 mod store_cmd;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
+use futures::StreamExt;
 
+pub use errors::one_line;
 pub use output::{is_broken_pipe, MaxRows, OutputFormat};
 
 use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, TableDefaults};
 
 /// Query HTTP APIs (Datadog, generic REST) with SQL.
 #[derive(Debug, Parser)]
-#[command(name = "ddstream", version, args_conflicts_with_subcommands = true)]
+#[command(name = "ddstream", version)]
 pub struct Args {
-    /// SQL to run; several statements may be separated by `;`. Without SQL or -f, an
-    /// interactive prompt opens.
+    /// SQL to run; several statements may be separated by `;`. Without SQL or -f, the SQL is
+    /// read from standard input, or an interactive prompt opens on a terminal.
     pub sql: Option<String>,
     /// Run the SQL in this file.
     #[arg(short = 'f', long = "file", conflicts_with = "sql")]
@@ -68,9 +75,12 @@ pub struct Args {
     #[cfg(feature = "store")]
     #[arg(long, global = true, value_name = "DIR", requires = "store")]
     pub store_meta: Option<PathBuf>,
-    /// Maximum partitions (parallel request streams) per scan.
-    #[arg(long, default_value_t = 4)]
-    pub partitions: usize,
+    /// Partitions (parallel request streams) per scan [default: 4].
+    #[arg(long, value_name = "N", value_parser = parse_partitions)]
+    pub partitions: Option<usize>,
+    /// No progress bar, no "N rows in T s" lines, no banner: only results and errors.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -108,7 +118,7 @@ pub async fn run(args: Args) -> DFResult<()> {
         None => {}
     }
     let config = SessionConfig::new()
-        .with_target_partitions(args.partitions.max(1))
+        .with_target_partitions(args.partitions.unwrap_or(DEFAULT_PARTITIONS))
         .with_information_schema(true);
     // `SELECT * FROM 'file.parquet'` works, as in datafusion-cli.
     let ctx = SessionContext::new_with_config(config).enable_url_table();
@@ -120,7 +130,16 @@ pub async fn run(args: Args) -> DFResult<()> {
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
             DataFusionError::Plan(format!("cannot read SQL file {}: {e}", path.display()))
         })?,
-        (None, None) => return interactive(&ctx, &args).await,
+        (None, None) if std::io::stdin().is_terminal() => {
+            return prompt::interactive(&ctx, &args).await
+        }
+        (None, None) => {
+            let mut sql = String::new();
+            std::io::stdin().read_to_string(&mut sql).map_err(|e| {
+                DataFusionError::Plan(format!("cannot read SQL from standard input: {e}"))
+            })?;
+            sql
+        }
     };
     run_sql(&ctx, &sql, &args).await
 }
@@ -133,13 +152,20 @@ async fn setup_tables(
     if let Some(url) = &args.base_url {
         defaults = defaults.with("base_url", url.clone());
     }
+    // A table's `max_concurrency` caps its partitions (4 by default): `--partitions N` raises
+    // the cap with the session's target, so N alone decides (a table's own option still wins).
+    let partitions = args.partitions.map(|n| ("max_concurrency", n.to_string()));
+    defaults = defaults_with(defaults, partitions.clone());
     let mut simulator = None;
     if args.simulate {
         let sim = crate::simulator::Simulator::start(Default::default())
             .await
             .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
         // Every Datadog table of the session goes to the simulator, with no real keys.
-        defaults = TableDefaults::without_env().with("base_url", sim.base_url());
+        defaults = defaults_with(
+            TableDefaults::without_env().with("base_url", sim.base_url()),
+            partitions,
+        );
         // One table per Datadog API on the simulator's CPU metric, by host for v2.
         for (kind, query) in [
             (DatadogKind::V1, "system.cpu.user{*}"),
@@ -193,71 +219,107 @@ async fn store_command(action: &store_cmd::StoreCommand, args: &Args) -> DFResul
     }
 }
 
+fn defaults_with(defaults: TableDefaults, option: Option<(&str, String)>) -> TableDefaults {
+    match option {
+        Some((key, value)) => defaults.with(key, value),
+        None => defaults,
+    }
+}
+
+/// Partitions per scan without `--partitions`.
+const DEFAULT_PARTITIONS: usize = 4;
+
+fn parse_partitions(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("a scan needs at least 1 partition: give N >= 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "'{text}' is not a number of partitions: give a whole number >= 1"
+        )),
+    }
+}
+
+/// How statements run: where results go, and what is shown on stderr besides.
+pub(crate) struct RunOptions {
+    output: output::OutputOptions,
+    /// Draw the progress bar (stderr is a terminal, no `--quiet`).
+    progress: bool,
+    /// Print "N rows in T s" after each result (no `--quiet`; `\timing` toggles it).
+    timing: bool,
+}
+
+impl RunOptions {
+    fn from_args(args: &Args) -> Self {
+        Self {
+            output: output::OutputOptions {
+                format: args.format,
+                output: args.output.clone(),
+                max_rows: args.max_rows,
+                plot: args.plot.clone(),
+            },
+            progress: !args.quiet && std::io::stderr().is_terminal(),
+            timing: !args.quiet,
+        }
+    }
+}
+
 /// Runs every statement of `sql` in order, writing each result.
 pub async fn run_sql(ctx: &SessionContext, sql: &str, args: &Args) -> DFResult<()> {
-    let statements = DFParser::parse_sql(sql)?;
+    run_statements(ctx, sql, &RunOptions::from_args(args)).await
+}
+
+/// [`run_sql`] with `options`.
+pub(crate) async fn run_statements(
+    ctx: &SessionContext,
+    sql: &str,
+    options: &RunOptions,
+) -> DFResult<()> {
+    run_each(ctx, sql, options)
+        .await
+        .map_err(|e| errors::with_hint(e, &ctx.state()))
+}
+
+async fn run_each(ctx: &SessionContext, sql: &str, options: &RunOptions) -> DFResult<()> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| errors::parse_error(e, sql))?;
     if statements.is_empty() {
         return Err(DataFusionError::Plan("no SQL statement given".into()));
     }
-    let options = output::OutputOptions {
-        format: args.format,
-        output: args.output.clone(),
-        max_rows: args.max_rows,
-        plot: args.plot.clone(),
-    };
-    let mut out = output::Run::start(options, output::count_result_sets(&statements))?;
+    let mut out = output::Run::start(
+        options.output.clone(),
+        output::count_result_sets(&statements),
+    )?;
     for statement in statements {
+        let started = Instant::now();
         let state = ctx.state();
         let plan = state.statement_to_plan(statement).await?;
         let df = ctx.execute_logical_plan(plan).await?;
         let physical = df.create_physical_plan().await?;
-        let mut set = out.begin(&physical.schema())?;
-        let bar = progress::Progress::start(Arc::clone(&physical), std::io::stderr().is_terminal());
-        set.drain(execute_stream(physical, ctx.task_ctx())?).await?;
+        let schema = physical.schema();
+        let mut set = out.begin(&schema)?;
+        let bar = progress::Progress::start(Arc::clone(&physical), options.progress);
+        let rows = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&rows);
+        let stream = execute_stream(physical, ctx.task_ctx())?.inspect(move |batch| {
+            if let Ok(batch) = batch {
+                counted.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            }
+        });
+        set.drain(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&schema),
+            stream,
+        )))
+        .await?;
         bar.finish();
         set.finish()?;
-    }
-    out.finish()?;
-    Ok(())
-}
-
-async fn interactive(ctx: &SessionContext, args: &Args) -> DFResult<()> {
-    let mut editor = rustyline::DefaultEditor::new()
-        .map_err(|e| DataFusionError::Execution(format!("cannot open the prompt: {e}")))?;
-    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ddstream_history"));
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
-    }
-    eprintln!(
-        "ddstream {}: end statements with ';', quit with Ctrl-D",
-        env!("CARGO_PKG_VERSION")
-    );
-    let mut buffer = String::new();
-    loop {
-        let prompt = if buffer.is_empty() {
-            "ddstream> "
-        } else {
-            "      ..> "
-        };
-        match editor.readline(prompt) {
-            Ok(line) => {
-                buffer.push_str(&line);
-                buffer.push('\n');
-                if line.trim_end().ends_with(';') {
-                    let sql = std::mem::take(&mut buffer);
-                    let _ = editor.add_history_entry(sql.trim());
-                    if let Err(e) = run_sql(ctx, &sql, args).await {
-                        eprintln!("error: {}", one_line(&e));
-                    }
-                }
-            }
-            Err(rustyline::error::ReadlineError::Interrupted) => buffer.clear(),
-            Err(_) => break,
+        // The result first, then its timing, when both go to the terminal.
+        out.flush()?;
+        if options.timing && !schema.fields().is_empty() {
+            let rows = rows.load(Ordering::Relaxed);
+            let noun = if rows == 1 { "row" } else { "rows" };
+            eprintln!("{rows} {noun} in {:.3} s", started.elapsed().as_secs_f64());
         }
     }
-    if let Some(h) = &history {
-        let _ = editor.save_history(h);
-    }
+    out.finish()?;
     Ok(())
 }
 
@@ -270,13 +332,4 @@ async fn validate(base_url: Option<String>) -> DFResult<()> {
     let target = config.base_url.clone().unwrap_or(config.site);
     println!("credentials valid for {target}");
     Ok(())
-}
-
-/// An error as one line, without DataFusion's wrapper prefixes.
-pub fn one_line(error: &DataFusionError) -> String {
-    let text = match error.find_root() {
-        DataFusionError::External(inner) => inner.to_string(),
-        root => root.to_string(),
-    };
-    text.lines().collect::<Vec<_>>().join(" ")
 }

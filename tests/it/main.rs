@@ -3,8 +3,12 @@
 
 mod cli;
 mod cli_config;
+mod cli_errors;
+mod cli_flags;
 mod cli_network;
 mod cli_output;
+#[cfg(unix)]
+mod cli_prompt;
 mod cli_rest;
 mod cli_simulate;
 mod cli_store;
@@ -12,6 +16,8 @@ mod common;
 mod conformance;
 mod engine;
 mod faults;
+#[cfg(unix)]
+mod pty;
 mod rest;
 mod robustness;
 mod scan_metrics;

@@ -280,6 +280,15 @@ impl Run {
         })
     }
 
+    /// Pushes what the shared document has buffered to standard output (or the `-o` file's
+    /// temporary), so a result shows before what follows it on stderr.
+    pub fn flush(&mut self) -> Result<(), OutputError> {
+        match &mut self.document {
+            Some(sink) => std::io::Write::flush(sink).map_err(|e| sink.error(e)),
+            None => Ok(()),
+        }
+    }
+
     /// Closes the shared document (the JSON array, a final newline) and, for `-o`, moves the
     /// file into place. A run that returned no result set leaves no file.
     pub fn finish(mut self) -> Result<(), OutputError> {

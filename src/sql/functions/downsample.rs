@@ -125,8 +125,27 @@ impl TableFunctionImpl for Downsample {
         };
         let ts_name = time_field.name().clone();
         let ts_type = time_field.data_type().clone();
-        if schema.field_with_name(&value).is_err() {
+        let Ok(value_field) = schema.field_with_name(&value) else {
             return plan_err!("downsample: table '{table}' has no column '{value}'");
+        };
+        // sum, mean and std_dev need numbers: say so here rather than let `sum` fail inside
+        // the plan with an internal error.
+        if !(value_field.data_type().is_numeric() || value_field.data_type() == &DataType::Null) {
+            let numeric: Vec<&str> = schema
+                .fields()
+                .iter()
+                .filter(|f| f.data_type().is_numeric())
+                .map(|f| f.name().as_str())
+                .collect();
+            let instead = if numeric.is_empty() {
+                format!("table '{table}' has none")
+            } else {
+                format!("'{table}' has {}", numeric.join(", "))
+            };
+            return plan_err!(
+                "downsample: the value column '{value}' is {}, not a number: name a numeric column ({instead}); for other values use most_often() or frequencies() with GROUP BY ds_bucket(granularity, ts)",
+                value_field.data_type()
+            );
         }
         let keys: Vec<String> = schema
             .fields()
