@@ -55,6 +55,11 @@ impl ValueDownsampler {
         ValueDownsampler::Frequencies,
     ];
 
+    /// Upstream's seven (its MongoDB backend's set): the first seven of [`Self::ALL`].
+    pub fn upstream_seven() -> impl Iterator<Item = &'static str> {
+        Self::ALL[..7].iter().map(|d| d.name())
+    }
+
     /// The upstream name.
     pub fn name(self) -> &'static str {
         match self {

@@ -24,18 +24,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{Datastream, Granularity, NewDatapoint, StoreError, StreamSpec};
-
-/// The value downsamplers of a stream an INSERT creates: upstream's seven.
-const NEW_STREAM_DOWNSAMPLERS: [&str; 7] = [
-    "count",
-    "sum",
-    "sum_squares",
-    "min",
-    "max",
-    "mean",
-    "std_dev",
-];
+use super::{Datastream, Granularity, NewDatapoint, StoreError, StreamSpec, ValueDownsampler};
 
 /// What `granularity` holds in an INSERT that leaves it out: the store decides.
 pub(crate) const STORE_DECIDES: &str = "highest";
@@ -83,7 +72,7 @@ impl AppendSink {
                     .ensure_stream(StreamSpec::new(
                         tags,
                         Value::Object(Default::default()),
-                        NEW_STREAM_DOWNSAMPLERS,
+                        ValueDownsampler::upstream_seven(),
                         Granularity::Seconds,
                     ))
                     .await

@@ -11,6 +11,17 @@ pub(crate) fn ddstream(args: &[&str]) -> std::process::Output {
         .expect("ddstream runs")
 }
 
+/// The standard output of a run that must succeed (else its stderr in the failure).
+pub(crate) fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn one_simulated_day_is_1440_minutes() {
     let out = ddstream(&[

@@ -10,23 +10,13 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimestampMillisecondType};
 use serde_json::{json, Value};
 
-use super::cli::ddstream;
+use super::cli::{ddstream, ok};
 
 const FORMATS: [&str; 6] = ["table", "csv", "json", "ndjson", "parquet", "arrow"];
 
 /// A day of the simulator, as SQL bounds on `column`.
 fn day(column: &str) -> String {
     format!("{column} >= TIMESTAMP '2026-01-01T00:00:00Z' AND {column} < TIMESTAMP '2026-01-02T00:00:00Z'")
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn failed(out: &std::process::Output) -> String {

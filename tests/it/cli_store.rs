@@ -2,17 +2,7 @@
 //! binary: the API's rows land in the store, `store streams` lists them, `store downsample`
 //! makes the hourly tier that `store.datapoints` then serves.
 
-use crate::cli::ddstream;
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::cli::{ddstream, ok};
 
 const RANGE: &str =
     "ts >= TIMESTAMP '2026-11-01T00:00:00Z' AND ts < TIMESTAMP '2026-11-01T03:00:00Z'";
