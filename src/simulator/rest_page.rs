@@ -86,14 +86,18 @@ fn numbered(p: &Params) -> Result<super::pipeline::Answer, String> {
     Ok(rest::ok(buf))
 }
 
+/// The request's `Host` header, for absolute links back to this server.
+fn host_of(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+}
+
 /// `GET /api/github/events?page=N&per_page=M`
 pub(super) async fn github(State(state): State<Arc<SimState>>, req: Request) -> Response {
     let params = Params::of(&req, false);
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let host = host_of(&req);
     let path = req.uri().path().to_string();
     rest::serve(&state, req, move || {
         let p = params?;
@@ -155,11 +159,7 @@ fn github_link(
 /// (after the first page), `next` (before the last) and `last`; `link=false` sends no `Link`.
 pub(super) async fn json_server(State(state): State<Arc<SimState>>, req: Request) -> Response {
     let params = Params::of(&req, false);
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let host = host_of(&req);
     let path = req.uri().path().to_string();
     rest::serve(&state, req, move || {
         let p = params?;
