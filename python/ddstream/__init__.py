@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json as _json
+import time as _time
 from typing import Any, Iterator, Mapping
 
 from . import _ddstream
@@ -482,9 +483,14 @@ class Simulator:
         return self._inner.base_url
 
     def requests(self) -> list[dict[str, Any]]:
-        """The requests answered so far, in arrival order (``method``, ``path``, ``query``,
-        ``body``, ``status``, ``fault``, ``index``)."""
-        return self._inner.requests()
+        """The requests answered so far, in arrival order: ``index``, ``method``, ``path``,
+        ``query`` (list of pairs), ``body``, ``status`` (0: connection dropped), ``fault`` and
+        ``received_at`` (when it arrived, on the ``time.monotonic()`` clock)."""
+        now = _time.monotonic()
+        log = self._inner.requests()
+        for entry in log:
+            entry["received_at"] = now - entry.pop("age_s")
+        return log
 
     def stop(self) -> None:
         """Shuts the server down (also done on leaving the ``with`` block)."""

@@ -48,6 +48,8 @@ impl PySimulator {
             entry.set_item("body", request.body)?;
             entry.set_item("status", request.status)?;
             entry.set_item("fault", request.fault.map(|f| format!("{f:?}")))?;
+            // Seconds since it arrived: the wrapper turns it into a `time.monotonic()` instant.
+            entry.set_item("age_s", request.received_at.elapsed().as_secs_f64())?;
             list.append(entry)?;
         }
         Ok(list)
