@@ -60,14 +60,23 @@ pub fn wait_for_batch<S: BatchSource>(
             Failure::new("internal", format!("cannot start a thread to wait on: {e}"))
                 .into_py_err(py)
         })?;
+    // A Receiver is not Sync: the detached closures borrow it through a Mutex.
+    let rx = Mutex::new(rx);
+    let recv = |timeout: Option<Duration>| {
+        let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+        match timeout {
+            Some(t) => rx.recv_timeout(t),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        }
+    };
     loop {
-        match py.detach(|| rx.recv_timeout(SIGNAL_POLL)) {
+        match py.detach(|| recv(Some(SIGNAL_POLL))) {
             Ok(result) => return Ok(result),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Err(interrupt) = py.check_signals() {
                     source.stop();
                     // The fetch ends promptly once cancelled; wait so nothing runs on after.
-                    let _ = py.detach(|| rx.recv());
+                    let _ = py.detach(|| recv(None));
                     return Err(interrupt);
                 }
             }
