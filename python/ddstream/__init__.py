@@ -81,7 +81,7 @@ class Stream(_ddstream._Stream):
     Made by :func:`stream`. Iterate it (a failure raises the matching :class:`Error`), or call
     :meth:`has_next` / :meth:`next_batch` (``None`` on error, then :meth:`last_error`). It is
     also an Arrow C stream: ``pyarrow.table(s)``, ``pyarrow.RecordBatchReader.from_stream(s)``
-    and ``polars.from_arrow(s)`` read it with no copy. Waiting for a batch releases the GIL;
+    and ``polars.DataFrame(s)`` read it with no copy. Waiting for a batch releases the GIL;
     Ctrl-C while waiting cancels the stream. ``close()`` (or leaving a ``with`` block) stops
     fetching: no request starts afterwards.
     """
@@ -206,7 +206,7 @@ def register_functions(ctx: Any) -> list[str]:
 
 class QueryResult:
     """The streamed result of :meth:`Session.sql`: an Arrow C stream (``pyarrow.table(r)``,
-    ``polars.from_arrow(r)``) and an iterator of ``pyarrow.RecordBatch`` es. It streams once."""
+    ``polars.DataFrame(r)``) and an iterator of ``pyarrow.RecordBatch`` es. It streams once."""
 
     def __init__(self, inner: Any, session: Any) -> None:
         self._inner = inner

@@ -257,13 +257,14 @@ impl PyStream {
         state.peeked.is_none() && state.pending_error.is_none() && self.stream.is_done()
     }
 
-    /// Stops fetching: requests in flight are dropped and none starts afterwards.
+    /// Stops fetching: requests in flight are dropped and none starts afterwards. Later reads
+    /// report the cancellation (`next_batch` gives `None` with `last_error`, iteration raises
+    /// `CancelledError`), never a silent end.
     fn close(&self) {
         self.stream.cancel();
         let mut state = self.state();
         state.peeked = None;
         state.pending_error = None;
-        state.ended = true;
     }
 
     /// The batches' schema as an `arrow_schema` capsule (`pyarrow.schema(stream)` reads it).
