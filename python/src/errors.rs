@@ -27,9 +27,12 @@ impl Failure {
     /// The Python exception for this failure.
     pub fn into_py_err(self, py: Python<'_>) -> PyErr {
         let built = py.import("ddstream._errors").and_then(|module| {
-            module
-                .getattr("_make")?
-                .call1((self.kind, &self.message, self.status, &self.api_message))
+            module.getattr("_make")?.call1((
+                self.kind,
+                &self.message,
+                self.status,
+                &self.api_message,
+            ))
         });
         match built {
             Ok(exception) => PyErr::from_value(exception),

@@ -41,9 +41,19 @@ impl PySession {
     }
 
     /// Registers table `name` of `adapter` with a JSON config.
-    fn register(&self, py: Python<'_>, name: &str, adapter: &str, config_json: &str) -> PyResult<()> {
+    fn register(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        adapter: &str,
+        config_json: &str,
+    ) -> PyResult<()> {
         let session = Arc::clone(&self.session);
-        let (name, adapter, config) = (name.to_string(), adapter.to_string(), config_json.to_string());
+        let (name, adapter, config) = (
+            name.to_string(),
+            adapter.to_string(),
+            config_json.to_string(),
+        );
         py.detach(move || session.register(&name, &adapter, &config))
             .into_py(py)
     }
@@ -52,7 +62,8 @@ impl PySession {
     fn register_config(&self, py: Python<'_>, path: &str) -> PyResult<Vec<String>> {
         let session = Arc::clone(&self.session);
         let path = std::path::PathBuf::from(path);
-        py.detach(move || session.register_config(&path)).into_py(py)
+        py.detach(move || session.register_config(&path))
+            .into_py(py)
     }
 
     /// Runs every statement of `query`; the last one's result streams from the returned object.
@@ -151,7 +162,11 @@ impl PyQuery {
         format!(
             "ddstream.QueryResult(columns={}, done={})",
             self.stream.schema().fields().len(),
-            if self.stream.is_done() { "True" } else { "False" }
+            if self.stream.is_done() {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }

@@ -20,7 +20,9 @@ impl PySimulator {
     #[new]
     fn new(py: Python<'_>, spec_json: &str) -> PyResult<Self> {
         let spec = spec_json.to_string();
-        let handle = py.detach(move || SimulatorHandle::start(&spec)).into_py(py)?;
+        let handle = py
+            .detach(move || SimulatorHandle::start(&spec))
+            .into_py(py)?;
         Ok(PySimulator {
             base_url: handle.base_url(),
             inner: Some(handle),

@@ -224,7 +224,10 @@ impl PyStream {
 
     /// The message of the last error (`None` if none), as `next_batch` returned `None` for it.
     fn last_error(&self) -> Option<String> {
-        self.state().last_error.as_ref().map(|e| e.message().to_string())
+        self.state()
+            .last_error
+            .as_ref()
+            .map(|e| e.message().to_string())
     }
 
     /// The last error as the exception `for` would have raised (`None` if none).

@@ -185,13 +185,27 @@ impl PyFunction {
 }
 
 /// Every function `ddstream::register_functions` adds (or replaces) in a session, sorted by
-/// kind then name.
+/// kind then name. Builtins that every session builds anew (`now`, `to_timestamp`, ... hold
+/// the session's config) differ between any two sessions: those are not ours.
 #[pyfunction]
 pub fn functions(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let plain = SessionContext::new().state();
+    let other = SessionContext::new().state();
     let ours = SessionContext::new();
     ddstream::register_functions(&ours);
     let ours = ours.state();
+    fn added<T>(
+        name: &str,
+        ours: &Arc<T>,
+        plain: &std::collections::HashMap<String, Arc<T>>,
+        other: &std::collections::HashMap<String, Arc<T>>,
+    ) -> bool {
+        match (plain.get(name), other.get(name)) {
+            (None, _) => true,
+            (Some(p), Some(o)) => Arc::ptr_eq(p, o) && !Arc::ptr_eq(p, ours),
+            (Some(_), None) => false,
+        }
+    }
     let mut exported: Vec<PyFunction> = Vec::new();
     let mut add = |name: &String, kind, export| {
         exported.push(PyFunction {
@@ -201,29 +215,32 @@ pub fn functions(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         })
     };
     for (name, udf) in ours.scalar_functions() {
-        if plain
-            .scalar_functions()
-            .get(name)
-            .is_none_or(|p| !Arc::ptr_eq(p, udf))
-        {
+        if added(
+            name,
+            udf,
+            plain.scalar_functions(),
+            other.scalar_functions(),
+        ) {
             add(name, "scalar", Export::Scalar(Arc::clone(udf)));
         }
     }
     for (name, udaf) in ours.aggregate_functions() {
-        if plain
-            .aggregate_functions()
-            .get(name)
-            .is_none_or(|p| !Arc::ptr_eq(p, udaf))
-        {
+        if added(
+            name,
+            udaf,
+            plain.aggregate_functions(),
+            other.aggregate_functions(),
+        ) {
             add(name, "aggregate", Export::Aggregate(Arc::clone(udaf)));
         }
     }
     for (name, udwf) in ours.window_functions() {
-        if plain
-            .window_functions()
-            .get(name)
-            .is_none_or(|p| !Arc::ptr_eq(p, udwf))
-        {
+        if added(
+            name,
+            udwf,
+            plain.window_functions(),
+            other.window_functions(),
+        ) {
             add(name, "window", Export::Window(Arc::clone(udwf)));
         }
     }
