@@ -18,7 +18,7 @@ use datafusion::sql::parser::DFParser;
 
 pub use output::{is_broken_pipe, MaxRows, OutputFormat};
 
-use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, TableDefaults};
+use crate::sql::{register_sql_surface, DatadogConfig, TableDefaults};
 
 /// Query HTTP APIs (Datadog, generic REST) with SQL.
 #[derive(Debug, Parser)]
@@ -127,25 +127,8 @@ async fn setup_tables(
             .map_err(|e| DataFusionError::Execution(format!("cannot start the simulator: {e}")))?;
         // Every Datadog table of the session goes to the simulator, with no real keys.
         defaults = TableDefaults::without_env().with("base_url", sim.base_url());
-        // One table per Datadog API on the simulator's CPU metric, by host for v2.
-        for (kind, query) in [
-            (DatadogKind::V1, "system.cpu.user{*}"),
-            (
-                DatadogKind::V2Timeseries,
-                "avg:system.cpu.user{*} by {host}",
-            ),
-            (DatadogKind::V2Scalar, "avg:system.cpu.user{*} by {host}"),
-        ] {
-            let config = serde_json::json!({ "query": query }).to_string();
-            crate::sql::register_with(
-                ctx,
-                kind.adapter_name(),
-                kind.adapter_name(),
-                &config,
-                &defaults,
-            )
+        crate::embed::register_simulated_tables(ctx, &defaults)
             .map_err(crate::to_datafusion_error)?;
-        }
         simulator = Some(sim);
     }
     if let Some(path) = &args.config {
@@ -258,9 +241,5 @@ async fn simulate(port: u16, latency_ms: u64, rate_limit: Option<&str>) -> DFRes
 
 /// An error as one line, without DataFusion's wrapper prefixes.
 pub fn one_line(error: &DataFusionError) -> String {
-    let text = match error.find_root() {
-        DataFusionError::External(inner) => inner.to_string(),
-        root => root.to_string(),
-    };
-    text.lines().collect::<Vec<_>>().join(" ")
+    crate::one_line(error)
 }

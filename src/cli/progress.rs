@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sql::scan::ScanTotals;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::physical_plan::ExecutionPlan;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -30,8 +31,10 @@ impl Progress {
             let bar = bar.clone();
             SpawnedTask::spawn(async move {
                 loop {
-                    let totals = sum_metrics(plan.as_ref());
-                    if let Some(permille) = (totals.done_ms * 1000).checked_div(totals.total_ms) {
+                    let totals = ScanTotals::of(plan.as_ref());
+                    if let Some(permille) =
+                        (totals.range_done_ms * 1000).checked_div(totals.range_total_ms)
+                    {
                         bar.set_position(permille);
                     }
                     bar.set_message(format!(
@@ -49,33 +52,4 @@ impl Progress {
     pub fn finish(self) {
         self.bar.finish_and_clear();
     }
-}
-
-#[derive(Default)]
-struct Totals {
-    done_ms: u64,
-    total_ms: u64,
-    requests: u64,
-    rows: u64,
-}
-
-fn sum_metrics(plan: &dyn ExecutionPlan) -> Totals {
-    let mut totals = Totals::default();
-    if plan.name() == "ApiScanExec" {
-        if let Some(m) = plan.metrics() {
-            let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
-            totals.done_ms = get("range_done_ms");
-            totals.total_ms = get("range_total_ms");
-            totals.requests = get("requests");
-            totals.rows = get("output_rows");
-        }
-    }
-    for child in plan.children() {
-        let t = sum_metrics(child.as_ref());
-        totals.done_ms += t.done_ms;
-        totals.total_ms += t.total_ms;
-        totals.requests += t.requests;
-        totals.rows += t.rows;
-    }
-    totals
 }
