@@ -1,7 +1,7 @@
 //! The `ddstream` command line: run SQL against API tables (or the built-in simulator), print
 //! or export the result, check credentials, or serve the simulator.
 
-mod config_file;
+pub(crate) mod config_file;
 mod output;
 mod plot;
 mod progress;

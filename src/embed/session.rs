@@ -169,6 +169,16 @@ impl Session {
         Ok(())
     }
 
+    /// Registers every table of a CLI `--config` file (JSON, or TOML by its `.toml`
+    /// extension) over the session's defaults, as `ddstream --config FILE`; returns the names.
+    #[cfg(feature = "cli")]
+    pub fn register_config(&self, path: &std::path::Path) -> Result<Vec<String>, EmbedError> {
+        let defaults = self.defaults.with_session(&self.ctx.state());
+        Ok(crate::cli::config_file::register_from_file(
+            &self.ctx, path, &defaults,
+        )?)
+    }
+
     /// The DataFusion session.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
