@@ -175,6 +175,36 @@ impl Error {
     }
 }
 
+/// A DataFusion error as one line without DataFusion's wrapper prefixes (`Error during
+/// planning: `, `External error: `, ...): the message of the innermost error, which is the
+/// crate's own when an API table failed. The CLI and `ddstream::embed` print errors this way.
+pub fn one_line(error: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError as E;
+    let text = match error.find_root() {
+        E::External(inner) => inner.to_string(),
+        E::Plan(s)
+        | E::Execution(s)
+        | E::Configuration(s)
+        | E::NotImplemented(s)
+        | E::ResourcesExhausted(s) => s.clone(),
+        E::SQL(e, _) => e.to_string(),
+        E::SchemaError(e, _) => e.to_string(),
+        E::ArrowError(e, _) => e.to_string(),
+        E::IoError(e) => e.to_string(),
+        root => root.strip_backtrace(),
+    };
+    let text = text
+        .split(E::BACK_TRACE_SEP)
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Converts an [`Error`] into DataFusion's error type, keeping it as the source.
 pub fn to_datafusion_error(error: Error) -> datafusion::error::DataFusionError {
     datafusion::error::DataFusionError::External(Box::new(error))
@@ -185,6 +215,17 @@ mod tests {
     use std::error::Error as _;
 
     use super::*;
+
+    #[test]
+    fn one_line_drops_datafusion_prefixes_and_joins_lines() {
+        use datafusion::error::DataFusionError as E;
+        assert_eq!(
+            one_line(&E::Plan("table 'x' not found".into())),
+            "table 'x' not found"
+        );
+        let ours = to_datafusion_error(Error::config("bad\nvalue")).context("scanning");
+        assert_eq!(one_line(&ours), "invalid configuration: bad value");
+    }
 
     #[test]
     fn hints_show_in_parentheses_only_when_given() {

@@ -11,12 +11,16 @@
 //! - [`adapters`]: one module per API style; requests as values, bytes into Arrow.
 //! - [`transport`]: the HTTP client behind a trait.
 //! - [`simulator`]: a Datadog-style API on loopback for tests, benchmarks and `--simulate`.
+//! - [`embed`]: the surface shared by the C ABI (`ffi/`) and the Python package: streams, SQL
+//!   sessions, validation and the simulator behind blocking calls on one shared runtime.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod adapters;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "simulator")]
+pub mod embed;
 pub mod engine;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -29,7 +33,7 @@ pub mod sql;
 pub mod store;
 pub mod transport;
 
-pub use error::{to_datafusion_error, Error, Result};
+pub use error::{one_line, to_datafusion_error, Error, Result};
 pub use sql::{
     register, register_functions, register_sql_surface, ApiTable, DatadogBuilder, DatadogKind,
     TableDefaults,

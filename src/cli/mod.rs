@@ -2,7 +2,7 @@
 //! or export the result, check credentials, or serve the simulator.
 
 mod catalog;
-mod config_file;
+pub(crate) mod config_file;
 mod errors;
 mod output;
 mod plot;
@@ -29,7 +29,7 @@ use futures::StreamExt;
 pub use errors::one_line;
 pub use output::{is_broken_pipe, MaxRows, OutputFormat};
 
-use crate::sql::{register_sql_surface, DatadogConfig, DatadogKind, TableDefaults};
+use crate::sql::{register_sql_surface, DatadogConfig, TableDefaults};
 
 /// Query HTTP APIs (Datadog, generic REST) with SQL.
 #[derive(Debug, Parser)]
@@ -167,24 +167,8 @@ async fn setup_tables(
             partitions,
         );
         // One table per Datadog API on the simulator's CPU metric, by host for v2.
-        for (kind, query) in [
-            (DatadogKind::V1, "system.cpu.user{*}"),
-            (
-                DatadogKind::V2Timeseries,
-                "avg:system.cpu.user{*} by {host}",
-            ),
-            (DatadogKind::V2Scalar, "avg:system.cpu.user{*} by {host}"),
-        ] {
-            let config = serde_json::json!({ "query": query }).to_string();
-            crate::sql::register_with(
-                ctx,
-                kind.adapter_name(),
-                kind.adapter_name(),
-                &config,
-                &defaults,
-            )
+        crate::embed::register_simulated_tables(ctx, &defaults)
             .map_err(crate::to_datafusion_error)?;
-        }
         simulator = Some(sim);
     }
     if let Some(path) = &args.config {

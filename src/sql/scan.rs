@@ -359,3 +359,59 @@ impl MetricsPublisher {
         self.last = now;
     }
 }
+
+/// The engine counters of every [`ApiScanExec`] in a running plan, summed: what progress bars
+/// and the embedding surface's metrics read while batches flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanTotals {
+    /// Milliseconds of the time range fetched so far.
+    pub range_done_ms: u64,
+    /// Milliseconds of the whole time range (0 for page and token sequences).
+    pub range_total_ms: u64,
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Windows split because the API refused or rolled them up.
+    pub splits: u64,
+    /// Response bytes received.
+    pub bytes_received: u64,
+    /// Rows produced by the scans.
+    pub rows: u64,
+    /// Time spent waiting on rate limits, in nanoseconds.
+    pub throttled_ns: u64,
+    /// Time spent waiting on the network, in nanoseconds.
+    pub network_wait_ns: u64,
+    /// Time batches waited for the consumer, in nanoseconds.
+    pub consumer_wait_ns: u64,
+}
+
+impl ScanTotals {
+    /// The totals of every `ApiScanExec` in `plan`.
+    pub fn of(plan: &dyn ExecutionPlan) -> ScanTotals {
+        let mut totals = ScanTotals::default();
+        totals.add_plan(plan);
+        totals
+    }
+
+    fn add_plan(&mut self, plan: &dyn ExecutionPlan) {
+        if plan.is::<ApiScanExec>() {
+            if let Some(m) = plan.metrics() {
+                let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize() as u64);
+                self.range_done_ms += get("range_done_ms");
+                self.range_total_ms += get("range_total_ms");
+                self.requests += get("requests");
+                self.retries += get("retries");
+                self.splits += get("splits");
+                self.bytes_received += get("bytes_received");
+                self.rows += get("output_rows");
+                self.throttled_ns += get("throttled_time");
+                self.network_wait_ns += get("network_wait_time");
+                self.consumer_wait_ns += get("consumer_wait_time");
+            }
+        }
+        for child in plan.children() {
+            self.add_plan(child.as_ref());
+        }
+    }
+}
