@@ -3,7 +3,8 @@
  * C stream interface printing its rows, then runs one SQL query over the same day.
  * Build and run: bash examples/c/run.sh
  *
- * Prints `rows: N` (rows streamed) and `sql count: M` (the query's count(*)) last.
+ * Prints `sql: ...` (the query), `rows: N` (rows streamed) and `sql count: M` (the query's
+ * count(*)) last.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -125,6 +126,6 @@ int main(void) {
   }
   result.release(&result);
 
-  printf("rows: %" PRId64 "\nsql count: %" PRId64 "\n", rows, count);
+  printf("sql: %s\nrows: %" PRId64 "\nsql count: %" PRId64 "\n", SQL, rows, count);
   return count == rows ? 0 : 1;
 }

@@ -18,10 +18,8 @@
 mod abi;
 mod error;
 mod reader;
+#[cfg(test)]
+mod tests;
 
 pub use abi::*;
 pub use error::*;
-
-/// The Rust crate this ABI wraps (`rust::embed` is its surface), for Rust callers of the rlib
-/// and the tests.
-pub use ddstream as rust;

@@ -6,7 +6,9 @@
 - :func:`table` and :func:`register_functions` plug ddstream's tables and downsampling
   functions into datafusion-python 55;
 - :class:`Simulator` serves a Datadog-style API on loopback, so all of it runs with no keys;
-- :class:`DDStreamConfig` and :class:`DDStream` keep the seed's names working.
+- :class:`DDStreamConfig` and :class:`DDStream` keep the seed's names working;
+- :class:`Datastream` is the datastream store (streams at every granularity, upstream's API),
+  with :class:`Granularity` and :mod:`ddstream.exceptions`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from ._errors import (
     UnknownAdapterError,
     WindowTooSmallError,
 )
+
+from . import exceptions
+from .datastream import Datapoints, Datastream, Granularity
 
 __version__: str = _ddstream.__version__
 

@@ -7,6 +7,11 @@ from typing import Any, Iterator, Mapping
 
 import pyarrow
 
+from . import exceptions as exceptions
+from .datastream import Datapoints as Datapoints
+from .datastream import Datastream as Datastream
+from .datastream import Granularity as Granularity
+
 __version__: str
 
 TimeArg = int | float | str | datetime.datetime | None

@@ -127,3 +127,10 @@ def _make(kind: str, message: str, status: int | None, api_message: str | None) 
     if issubclass(cls, ApiError):
         return cls(message, status, api_message)
     return cls(message)
+
+
+def _make_store(name: str, message: str) -> Exception:
+    """Builds the ``ddstream.exceptions`` class named ``name`` (called by the extension module)."""
+    from . import exceptions
+
+    return exceptions._make(name, message)

@@ -6,12 +6,14 @@
 //! - [`session`]: `Session` and query results;
 //! - [`table`]: datafusion-ffi table providers and functions for datafusion-python;
 //! - [`simulator`]: the API simulator;
+//! - [`store`]: the datastream store (`ddstream.Datastream`);
 //! - [`arrow`]: Arrow PyCapsules; [`errors`]: Rust errors as `ddstream` exceptions.
 
 mod arrow;
 mod errors;
 mod session;
 mod simulator;
+mod store;
 mod stream;
 mod table;
 
@@ -33,6 +35,8 @@ fn _ddstream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyQuery>()?;
     m.add_class::<simulator::PySimulator>()?;
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<store::PyCursor>()?;
     m.add_class::<table::PyTable>()?;
     m.add_class::<table::PyFunction>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
