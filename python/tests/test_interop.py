@@ -1,4 +1,4 @@
-"""pyarrow, polars and datafusion-python read ddstream: streams and query results through the
+"""pyarrow, polars, DuckDB and datafusion-python read ddstream: streams and query results through the
 Arrow C stream interface, API tables through datafusion-ffi's table provider."""
 
 from __future__ import annotations
@@ -108,3 +108,20 @@ def test_downsampling_functions_run_in_datafusion_python(sim):
         "GROUP BY 1 ORDER BY 1"
     ).to_pylist()
     assert [b["n"] for b in buckets] == [15, 15, 15, 15]
+
+
+def test_duckdb_reads_the_stream_and_query_results(sim):
+    import duckdb
+
+    # DuckDB scans any Python object with __arrow_c_stream__ named in the query.
+    stream = ddstream.stream("datadog_v1", cpu(sim), start=DAY0, end=DAY1)
+    con = duckdb.connect()
+    n, distinct, total = con.execute(
+        "SELECT count(*), count(DISTINCT ts), sum(avg) FROM stream").fetchone()
+    expected = pa.table(ddstream.stream("datadog_v1", cpu(sim), start=DAY0, end=DAY1))
+    assert (n, distinct) == (1440, 1440)
+    assert total == pytest.approx(pc.sum(expected.column("avg")).as_py())
+    result = ddstream.sql(
+        f"SELECT ts, avg FROM datadog_v1 WHERE ts >= to_timestamp({DAY0}) "
+        f"AND ts < to_timestamp({DAY1})", simulate=True)
+    assert con.execute("SELECT count(*) FROM result").fetchone() == (1440,)
