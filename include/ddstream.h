@@ -239,20 +239,35 @@ const char *ddstream_version(void);
 
 // The error's message: one line, never a key. Owned by the error (valid until
 // `ddstream_error_free`). NULL when `err` is NULL.
+//
+// # Safety
+// `err` is NULL or an error this library returned that has not been freed.
 const char *ddstream_error_message(const ddstream_error *err);
 
 // The error's kind: one of the `DDSTREAM_ERR_*` codes (never 0); 0 when `err` is NULL.
+//
+// # Safety
+// `err` is NULL or an error this library returned that has not been freed.
 int32_t ddstream_error_code(const ddstream_error *err);
 
 // The HTTP status of an API error (`DDSTREAM_ERR_API`, `DDSTREAM_ERR_RATE_LIMITED`); 0 when
 // there is none or `err` is NULL.
+//
+// # Safety
+// `err` is NULL or an error this library returned that has not been freed.
 uint16_t ddstream_error_status(const ddstream_error *err);
 
 // The API's own error message for API errors, owned by the error; NULL when there is none or
 // `err` is NULL.
+//
+// # Safety
+// `err` is NULL or an error this library returned that has not been freed.
 const char *ddstream_error_api_message(const ddstream_error *err);
 
 // Frees an error. NULL is ignored.
+//
+// # Safety
+// `err` is NULL or an error this library returned that has not been freed.
 void ddstream_error_free(ddstream_error *err);
 
 #ifdef __cplusplus

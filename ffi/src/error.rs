@@ -122,8 +122,11 @@ pub(crate) unsafe fn text_or<'a>(
 
 /// The error's message: one line, never a key. Owned by the error (valid until
 /// `ddstream_error_free`). NULL when `err` is NULL.
+///
+/// # Safety
+/// `err` is NULL or an error this library returned that has not been freed.
 #[no_mangle]
-pub extern "C" fn ddstream_error_message(err: *const ddstream_error) -> *const c_char {
+pub unsafe extern "C" fn ddstream_error_message(err: *const ddstream_error) -> *const c_char {
     // SAFETY: `err` is NULL or an error this library returned and the caller has not freed.
     match unsafe { err.as_ref() } {
         Some(e) => e.message.as_ptr(),
@@ -132,24 +135,33 @@ pub extern "C" fn ddstream_error_message(err: *const ddstream_error) -> *const c
 }
 
 /// The error's kind: one of the `DDSTREAM_ERR_*` codes (never 0); 0 when `err` is NULL.
+///
+/// # Safety
+/// `err` is NULL or an error this library returned that has not been freed.
 #[no_mangle]
-pub extern "C" fn ddstream_error_code(err: *const ddstream_error) -> i32 {
+pub unsafe extern "C" fn ddstream_error_code(err: *const ddstream_error) -> i32 {
     // SAFETY: as in `ddstream_error_message`.
     unsafe { err.as_ref() }.map_or(0, |e| e.code)
 }
 
 /// The HTTP status of an API error (`DDSTREAM_ERR_API`, `DDSTREAM_ERR_RATE_LIMITED`); 0 when
 /// there is none or `err` is NULL.
+///
+/// # Safety
+/// `err` is NULL or an error this library returned that has not been freed.
 #[no_mangle]
-pub extern "C" fn ddstream_error_status(err: *const ddstream_error) -> u16 {
+pub unsafe extern "C" fn ddstream_error_status(err: *const ddstream_error) -> u16 {
     // SAFETY: as in `ddstream_error_message`.
     unsafe { err.as_ref() }.map_or(0, |e| e.status)
 }
 
 /// The API's own error message for API errors, owned by the error; NULL when there is none or
 /// `err` is NULL.
+///
+/// # Safety
+/// `err` is NULL or an error this library returned that has not been freed.
 #[no_mangle]
-pub extern "C" fn ddstream_error_api_message(err: *const ddstream_error) -> *const c_char {
+pub unsafe extern "C" fn ddstream_error_api_message(err: *const ddstream_error) -> *const c_char {
     // SAFETY: as in `ddstream_error_message`.
     unsafe { err.as_ref() }
         .and_then(|e| e.api_message.as_ref())
@@ -157,8 +169,11 @@ pub extern "C" fn ddstream_error_api_message(err: *const ddstream_error) -> *con
 }
 
 /// Frees an error. NULL is ignored.
+///
+/// # Safety
+/// `err` is NULL or an error this library returned that has not been freed.
 #[no_mangle]
-pub extern "C" fn ddstream_error_free(err: *mut ddstream_error) {
+pub unsafe extern "C" fn ddstream_error_free(err: *mut ddstream_error) {
     if !err.is_null() {
         // SAFETY: `err` came from `Box::into_raw` in `report` and is freed once.
         quiet((), || drop(unsafe { Box::from_raw(err) }));

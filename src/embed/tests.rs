@@ -256,9 +256,7 @@ fn a_reader_exports_through_the_arrow_c_stream_interface() {
 
 #[test]
 fn errors_have_kinds_and_never_show_keys() {
-    let sim = sim(&format!(
-        r#"{{"api_key": "the-right-key", "app_key": "the-right-key"}}"#
-    ));
+    let sim = sim(r#"{"api_key": "the-right-key", "app_key": "the-right-key"}"#);
     let unknown = Stream::create("datadog_v3", "{}").unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::UnknownAdapter);
     assert!(unknown.message().contains("datadog_v1, "), "{unknown}");

@@ -23,12 +23,12 @@ fn c(text: &str) -> CString {
 /// Takes the error out of `err`: (code, message), freeing it.
 fn take(err: &mut *mut ddstream_error) -> (i32, String) {
     assert!(!err.is_null(), "no error was reported");
-    let code = ddstream_error_code(*err);
+    let code = unsafe { ddstream_error_code(*err) };
     let message = unsafe { CStr::from_ptr(ddstream_error_message(*err)) }
         .to_str()
         .unwrap()
         .to_string();
-    ddstream_error_free(*err);
+    unsafe { ddstream_error_free(*err) };
     *err = ptr::null_mut();
     (code, message)
 }
@@ -81,8 +81,8 @@ fn null_and_non_utf8_arguments_are_errors() {
     assert_eq!(unsafe { ddstream_stream_progress(ptr::null()) }, -1.0);
     assert!(unsafe { ddstream_stream_metrics(ptr::null()) }.is_null());
     assert!(unsafe { ddstream_simulator_base_url(ptr::null()) }.is_null());
-    assert!(ddstream_error_message(ptr::null()).is_null());
-    assert_eq!(ddstream_error_code(ptr::null()), 0);
+    assert!(unsafe { ddstream_error_message(ptr::null()) }.is_null());
+    assert_eq!(unsafe { ddstream_error_code(ptr::null()) }, 0);
     // Freeing NULL is a no-op.
     unsafe {
         ddstream_stream_cancel(ptr::null());
@@ -90,7 +90,7 @@ fn null_and_non_utf8_arguments_are_errors() {
         ddstream_simulator_stop(ptr::null_mut());
         ddstream_string_free(ptr::null_mut());
     }
-    ddstream_error_free(ptr::null_mut());
+    unsafe { ddstream_error_free(ptr::null_mut()) };
     let version = unsafe { CStr::from_ptr(ddstream_version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
@@ -123,8 +123,8 @@ fn unknown_adapters_and_bad_configs_have_their_codes_and_no_keys() {
     let config = c(&with_key(""));
     let code = unsafe { ddstream_validate(c"datadog_v1".as_ptr(), config.as_ptr(), &mut err) };
     assert_eq!(code, DDSTREAM_ERR_API);
-    assert_eq!(ddstream_error_status(err), 403);
-    assert!(!ddstream_error_api_message(err).is_null());
+    assert_eq!(unsafe { ddstream_error_status(err) }, 403);
+    assert!(!unsafe { ddstream_error_api_message(err) }.is_null());
     messages.push(take(&mut err).1);
 
     // Reading: the error comes through the Arrow stream's get_last_error.
