@@ -40,6 +40,9 @@ pub struct SimulateArgs {
     /// Most points per series; the rollup interval grows to respect it (default 1500).
     #[arg(long, value_name = "N")]
     pub max_points: Option<usize>,
+    /// Answer 503 to requests beyond N at once (a saturated server).
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
     /// Print one line per request on stderr: method, path and query, status, milliseconds.
     #[arg(long)]
     pub log_requests: bool,
@@ -56,6 +59,7 @@ impl SimulateArgs {
             app_key: self.app_key.clone(),
             bearer_token: self.bearer_token.clone(),
             max_points: self.max_points,
+            max_in_flight: self.max_in_flight,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::adapter::{ErrorClass, ParsedResponse, VendorAdapter};
+use super::concurrency::{HostLimit, Signal};
 use super::cursor::Cursor;
 use super::http::{Transport, TransportError};
 use super::metrics::EngineMetrics;
@@ -165,16 +166,31 @@ async fn fetch_with_retries(
         request.url.path()
     ));
     let authority = request.url.authority().to_string();
+    let host_limit = ctx
+        .policy
+        .concurrency()
+        .map(|bounds| HostLimit::shared(&authority, bounds));
     let started = Instant::now();
     let mut attempt: u32 = 0;
     loop {
+        // A place under the host's concurrency limit first, then the rate budget: a request
+        // waiting for the budget holds its place, so the two never admit more than either.
+        let slot = match &host_limit {
+            Some(limit) => Some(limit.acquire().await),
+            None => None,
+        };
         let permit = gate.acquire().await;
         EngineMetrics::add_duration(&ctx.metrics.throttled_ns, permit.waited);
         EngineMetrics::add(&ctx.metrics.requests, 1);
         if attempt > 0 {
             EngineMetrics::add(&ctx.metrics.retries, 1);
         }
-        let (failure, hint) = match ctx.transport.send(&request).await {
+        let sent = Instant::now();
+        let outcome = ctx.transport.send(&request).await;
+        if let Some(slot) = slot {
+            slot.finish(signal_of(&outcome, sent.elapsed()));
+        }
+        let (failure, hint) = match outcome {
             Ok(response) => {
                 super::answered::mark(&authority);
                 permit.observe(response.status, &response.headers);
@@ -257,6 +273,19 @@ async fn fetch_with_retries(
                 })
             }
         }
+    }
+}
+
+/// What a request's outcome tells the host's concurrency limit.
+fn signal_of(
+    outcome: &std::result::Result<super::http::ApiResponse, TransportError>,
+    round_trip: Duration,
+) -> Signal {
+    match outcome {
+        Ok(response) if response.status == 429 || response.status >= 500 => Signal::Overloaded,
+        Ok(_) => Signal::Answered(round_trip),
+        Err(TransportError::Timeout(_)) => Signal::Overloaded,
+        Err(_) => Signal::Ignore,
     }
 }
 

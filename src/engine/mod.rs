@@ -5,6 +5,7 @@
 
 pub mod adapter;
 mod answered;
+pub mod concurrency;
 pub mod cursor;
 mod fetch;
 pub(crate) mod http;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use self::http::{ApiRequest, ApiResponse, BoxError, Transport, TransportError};
 pub use crate::error::RetryCause;
 pub use adapter::{default_error_message, ErrorClass, ParsedResponse, VendorAdapter};
+pub use concurrency::{ConcurrencyBounds, HostLimit};
 pub use cursor::{format_ms, format_ms_range, Cursor, TimeWindow};
 pub use metrics::{EngineMetrics, MetricsSnapshot};
 pub use pipeline::EngineStream;

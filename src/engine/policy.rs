@@ -31,8 +31,15 @@ pub trait ExecutionPolicy: Send + Sync + fmt::Debug {
     /// length the API has refused so far (growing must stay below it).
     fn adjust(&self, chunk_ms: i64, ceiling_ms: Option<i64>, feedback: ChunkFeedback) -> i64;
 
-    /// Requests kept in flight ahead of the consumer (1 = sequential).
+    /// Requests kept in flight ahead of the consumer (1 = sequential): the most one stream
+    /// (one partition) has out at once.
     fn prefetch_depth(&self) -> usize;
+
+    /// The adaptive per-host concurrency limit shared by every stream to the same host, or
+    /// `None` for none (each stream keeps `prefetch_depth` in flight).
+    fn concurrency(&self) -> Option<super::ConcurrencyBounds> {
+        None
+    }
 
     /// Smallest window the engine may split down to.
     fn min_chunk(&self) -> Duration;
@@ -63,6 +70,8 @@ pub struct DefaultPolicy {
     pub max_server_wait: Duration,
     /// Prefetch depth.
     pub prefetch_depth: usize,
+    /// The adaptive per-host concurrency limit (`None`: fixed, `prefetch_depth` per stream).
+    pub concurrency: Option<super::ConcurrencyBounds>,
     /// Minimum window length.
     pub min_chunk: Duration,
     /// Maximum window length when growing.
@@ -81,6 +90,7 @@ impl Default for DefaultPolicy {
             max_delay: Duration::from_secs(20),
             max_server_wait: Duration::from_secs(120),
             prefetch_depth: 2,
+            concurrency: None,
             min_chunk: Duration::from_secs(60),
             max_chunk: Duration::from_secs(7 * 86_400),
             grow_after: 4,
@@ -134,6 +144,10 @@ impl ExecutionPolicy for DefaultPolicy {
 
     fn prefetch_depth(&self) -> usize {
         self.prefetch_depth.max(1)
+    }
+
+    fn concurrency(&self) -> Option<super::ConcurrencyBounds> {
+        self.concurrency
     }
 
     fn max_pages(&self) -> u64 {

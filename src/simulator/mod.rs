@@ -116,6 +116,9 @@ pub struct SimulatorConfig {
     pub bearer_token: Option<String>,
     /// Called with every request once it is answered (`ddstream simulate --log-requests`).
     pub on_request: Option<RequestHook>,
+    /// If set, a server that sheds load: a request arriving while this many are being answered
+    /// gets 503 at once (a model of a saturated API, for the adaptive concurrency limit).
+    pub max_in_flight: Option<usize>,
 }
 
 /// A callback that sees each request as it is logged ([`SimulatorConfig::on_request`]).
@@ -132,6 +135,7 @@ impl Default for SimulatorConfig {
             max_points: data::DEFAULT_MAX_POINTS,
             bearer_token: None,
             on_request: None,
+            max_in_flight: None,
         }
     }
 }
@@ -148,6 +152,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("max_points", &self.max_points)
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .field("on_request", &self.on_request.as_ref().map(|_| "<set>"))
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! request passes (log, latency, Datadog keys or bearer token), and an accept loop that serves the router with
 //! hyper directly, so a fault can drop a TCP connection (`axum::serve` cannot).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,19 @@ async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next
         ctx.body = Some(String::from_utf8_lossy(&body).into_owned());
     }
 
+    // A saturated server sheds what it cannot take at once, before doing any work.
+    let answering = InFlight::enter(&state);
+    if let Some(max) = state.max_in_flight {
+        if answering.count > max {
+            let resp = json::error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Server overloaded, retry later",
+            );
+            state.record(&ctx, resp.status().as_u16(), None);
+            return resp;
+        }
+    }
+
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
@@ -116,6 +130,26 @@ async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next
     };
     state.record(&ctx, status, outcome.fault);
     resp
+}
+
+/// One request being answered, counted in `SimState::in_flight` until dropped.
+struct InFlight<'a> {
+    state: &'a SimState,
+    /// Requests being answered, this one included.
+    count: usize,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a SimState) -> Self {
+        let count = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        InFlight { state, count }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Whether `path` belongs to the Datadog API (the keys are checked there, not elsewhere).

@@ -45,6 +45,9 @@ pub struct SimulatorSpec {
     /// Maximum points per series (the rollup interval grows to respect it).
     #[serde(default)]
     pub max_points: Option<usize>,
+    /// A server that answers 503 to requests beyond this many at once.
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
 }
 
 // Keys are secrets: Debug shows only whether they are set.
@@ -58,6 +61,7 @@ impl std::fmt::Debug for SimulatorSpec {
             .field("app_key", &self.app_key.as_ref().map(|_| "<set>"))
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
             .field("max_points", &self.max_points)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -88,6 +92,7 @@ impl SimulatorSpec {
                 .unwrap_or_default(),
             max_points: self.max_points.unwrap_or(defaults.max_points),
             bearer_token: self.bearer_token,
+            max_in_flight: self.max_in_flight,
             ..defaults
         })
     }

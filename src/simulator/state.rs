@@ -14,6 +14,10 @@ pub(super) struct SimState {
     pub api_key: Option<String>,
     pub app_key: Option<String>,
     pub latency: Duration,
+    /// See `SimulatorConfig::max_in_flight`.
+    pub max_in_flight: Option<usize>,
+    /// Requests being answered now.
+    pub in_flight: std::sync::atomic::AtomicUsize,
     pub max_points: usize,
     /// `SimulatorConfig::bearer_token`: required by the REST endpoints when set.
     pub bearer_token: Option<String>,
@@ -62,6 +66,8 @@ impl SimState {
             api_key: config.api_key,
             app_key: config.app_key,
             latency: config.latency,
+            max_in_flight: config.max_in_flight,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
             max_points: config.max_points.max(1),
             bearer_token: config.bearer_token,
             query_limiter: RateLimiter::new(config.rate_limit.as_ref(), start),

@@ -1,6 +1,7 @@
 //! Integration tests against the simulator on loopback. One binary (each test binary links
 //! DataFusion, about 1 GB), one module per area.
 
+mod adaptive;
 mod cli;
 mod cli_config;
 mod cli_errors;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::values::{parse_bool, parse_count, parse_duration, parse_in_range};
 use super::KeyDoc;
-use crate::engine::DefaultPolicy;
 use crate::engine::Transport;
+use crate::engine::{ConcurrencyBounds, DefaultPolicy};
 use crate::transport::given_or_new_reqwest;
 use crate::Result;
 
@@ -26,28 +26,42 @@ pub enum CommonConfigKey {
     ConnectTimeout,
     /// `allow_http`: plain http to non-loopback hosts.
     AllowHttp,
+    /// `adaptive_concurrency`: a per-host concurrency limit the engine adjusts.
+    AdaptiveConcurrency,
+    /// `max_host_concurrency`: the ceiling of that limit.
+    MaxHostConcurrency,
 }
 
 impl CommonConfigKey {
     /// Every key, in documentation order.
-    pub const ALL: [CommonConfigKey; 5] = [
+    pub const ALL: [CommonConfigKey; 7] = [
         CommonConfigKey::PrefetchDepth,
         CommonConfigKey::MaxRetries,
         CommonConfigKey::RequestTimeout,
         CommonConfigKey::ConnectTimeout,
         CommonConfigKey::AllowHttp,
+        CommonConfigKey::AdaptiveConcurrency,
+        CommonConfigKey::MaxHostConcurrency,
     ];
 
     /// What the key means, with its default.
     pub fn doc(self) -> KeyDoc {
         let doc = match self {
-            CommonConfigKey::PrefetchDepth => "requests kept in flight per partition (default 2)",
+            CommonConfigKey::PrefetchDepth => {
+                "most requests in flight per partition (default 8; the host's adaptive limit decides how many of them go out)"
+            }
             CommonConfigKey::MaxRetries => {
                 "retries per request before failing (default 8; 0 = no retry)"
             }
             CommonConfigKey::RequestTimeout => "time allowed for one request (default 60s)",
             CommonConfigKey::ConnectTimeout => "time allowed to connect (default 10s)",
             CommonConfigKey::AllowHttp => "allow plain http to non-loopback hosts (default false)",
+            CommonConfigKey::AdaptiveConcurrency => {
+                "adjust the requests in flight per host from latency, 429s and 5xx, starting at 8 (default true; false: partitions x prefetch_depth, fixed)"
+            }
+            CommonConfigKey::MaxHostConcurrency => {
+                "most requests in flight to one host under the adaptive limit (default 64)"
+            }
         };
         KeyDoc {
             name: self.name(),
@@ -65,6 +79,8 @@ impl CommonConfigKey {
             CommonConfigKey::RequestTimeout => "request_timeout",
             CommonConfigKey::ConnectTimeout => "connect_timeout",
             CommonConfigKey::AllowHttp => "allow_http",
+            CommonConfigKey::AdaptiveConcurrency => "adaptive_concurrency",
+            CommonConfigKey::MaxHostConcurrency => "max_host_concurrency",
         }
     }
 }
@@ -86,16 +102,26 @@ impl FromStr for CommonConfigKey {
             "request_timeout" => CommonConfigKey::RequestTimeout,
             "connect_timeout" => CommonConfigKey::ConnectTimeout,
             "allow_http" => CommonConfigKey::AllowHttp,
+            "adaptive_concurrency" => CommonConfigKey::AdaptiveConcurrency,
+            "max_host_concurrency" => CommonConfigKey::MaxHostConcurrency,
             _ => return Err(()),
         })
     }
 }
 
+/// Requests in flight per partition at most, by default: with 4 partitions, up to 32 at once
+/// when the host's adaptive limit allows them.
+pub const DEFAULT_PREFETCH_DEPTH: usize = 8;
+
 /// The values of the [`CommonConfigKey`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
-    /// Requests in flight per partition.
+    /// Most requests in flight per partition.
     pub prefetch_depth: usize,
+    /// A per-host concurrency limit adjusted from what the host answers.
+    pub adaptive_concurrency: bool,
+    /// That limit's ceiling.
+    pub max_host_concurrency: usize,
     /// Retries per request.
     pub max_retries: u32,
     /// Request timeout.
@@ -109,7 +135,9 @@ pub struct FetchSettings {
 impl Default for FetchSettings {
     fn default() -> Self {
         Self {
-            prefetch_depth: 2,
+            prefetch_depth: DEFAULT_PREFETCH_DEPTH,
+            adaptive_concurrency: true,
+            max_host_concurrency: ConcurrencyBounds::default().ceiling,
             max_retries: 8,
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
@@ -133,6 +161,12 @@ impl FetchSettings {
             CommonConfigKey::RequestTimeout => self.request_timeout = parse_duration(name, value)?,
             CommonConfigKey::ConnectTimeout => self.connect_timeout = parse_duration(name, value)?,
             CommonConfigKey::AllowHttp => self.allow_http = parse_bool(name, value)?,
+            CommonConfigKey::AdaptiveConcurrency => {
+                self.adaptive_concurrency = parse_bool(name, value)?
+            }
+            CommonConfigKey::MaxHostConcurrency => {
+                self.max_host_concurrency = parse_count(name, value, 1024)? as usize
+            }
         }
         Ok(())
     }
@@ -142,6 +176,12 @@ impl FetchSettings {
         DefaultPolicy {
             max_retries: self.max_retries,
             prefetch_depth: self.prefetch_depth,
+            concurrency: self.adaptive_concurrency.then(|| ConcurrencyBounds {
+                initial: ConcurrencyBounds::default()
+                    .initial
+                    .min(self.max_host_concurrency),
+                ceiling: self.max_host_concurrency,
+            }),
             ..DefaultPolicy::default()
         }
     }

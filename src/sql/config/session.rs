@@ -31,6 +31,10 @@ extensions_options! {
         pub max_range: Option<String>, default = None
         /// Most partitions per scan.
         pub max_concurrency: Option<String>, default = None
+        /// Adjust the requests in flight per host from what it answers (`true`/`false`).
+        pub adaptive_concurrency: Option<String>, default = None
+        /// Ceiling of the adaptive per-host limit.
+        pub max_host_concurrency: Option<String>, default = None
         /// A time filter that cannot be pushed down is an error instead of a warning.
         pub strict_time_filters: bool, default = false
     }
@@ -56,6 +60,8 @@ impl DdstreamOptions {
             ("default_range", &self.default_range),
             ("max_range", &self.max_range),
             ("max_concurrency", &self.max_concurrency),
+            ("adaptive_concurrency", &self.adaptive_concurrency),
+            ("max_host_concurrency", &self.max_host_concurrency),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), OptionValue::Text(v))))
