@@ -140,7 +140,7 @@ section_peers() {
     echo "| datadog-api-client (Python), 42 sequential 4 h windows | $py_m | ${py_runs[*]} | $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests'])" "$py_json") | $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['points'])" "$py_json") | 1.00 | $(ratio "$py_m" "$naive_m") |"
     echo "| ddstream naive (1 partition, prefetch_depth 1) | $naive_m | ${naive_runs[*]} | ${naive_req#requests=} | $rows | $(ratio "$naive_m" "$py_m") | 1.00 |"
     echo "| ddstream fixed concurrency (4 partitions × prefetch_depth 2, adaptive_concurrency false: the old default) | $fixed_m | ${fixed_runs[*]} | ${fixed_req#requests=} | $rows | $(ratio "$fixed_m" "$py_m") | $(ratio "$fixed_m" "$naive_m") |"
-    echo "| ddstream default (4 partitions × prefetch_depth 8, adaptive per-host limit from 8) | $dd_m | ${dd_runs[*]} | ${dd_req#requests=} | $rows | $(ratio "$dd_m" "$py_m") | $(ratio "$dd_m" "$naive_m") |"
+    echo "| ddstream default (4 partitions × prefetch_depth 16, adaptive per-host limit from 16) | $dd_m | ${dd_runs[*]} | ${dd_req#requests=} | $rows | $(ratio "$dd_m" "$py_m") | $(ratio "$dd_m" "$naive_m") |"
     echo
     echo "Physical limit: 42 windows × $latency ms / concurrency = $(python3 -c "print(f'{42*$latency/1000:.2f}')") s sequential, $(python3 -c "print(f'{42*$latency/1000/8:.2f}')") s at 8 in flight; the rate limit ($limit) allows all 42 at once: one round trip, $(python3 -c "print(f'{$latency/1000:.2f}')") s (two, $(python3 -c "print(f'{2*$latency/1000:.2f}')") s, with the rate gate's first probe). Default vs the two-round-trip bound: $(python3 -c "print(f'{$dd_m/(2*$latency/1000):.2f}')") ×."
   } | tee "$out/peers.md"

@@ -34,11 +34,10 @@ pub struct ConcurrencyBounds {
 }
 
 impl Default for ConcurrencyBounds {
-    /// Starts at 8 in flight (what 4 partitions × prefetch depth 2 gave before the limit was
-    /// adaptive) and may grow to 64.
+    /// Starts at 16 in flight and may grow to 64.
     fn default() -> Self {
         ConcurrencyBounds {
-            initial: 8,
+            initial: 16,
             ceiling: 64,
         }
     }
@@ -117,9 +116,9 @@ impl LimitState {
                 // Grow only while the limit is what holds requests back (it was reached within
                 // about a round trip): an idle limit says nothing about what the host could take.
                 let recent = min.saturating_mul(2) + Duration::from_millis(10);
-                if !self
+                if self
                     .last_full
-                    .is_some_and(|t| now.duration_since(t) <= recent)
+                    .is_none_or(|t| now.duration_since(t) > recent)
                 {
                     return;
                 }
@@ -374,19 +373,21 @@ mod tests {
     async fn a_full_limit_holds_the_next_request_until_a_place_is_freed() {
         let limit = HostLimit::new(bounds(2, 2));
         let mut slots = take(&limit, 2).await;
-        let waiting = tokio::spawn({
+        let mut waiting = tokio::task::JoinSet::new();
+        waiting.spawn({
             let limit = Arc::clone(&limit);
             async move { limit.acquire().await }
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(
-            !waiting.is_finished(),
+            waiting.try_join_next().is_none(),
             "a third request went past a limit of 2"
         );
         drop(slots.pop());
-        let third = tokio::time::timeout(Duration::from_millis(50), waiting)
+        let third = tokio::time::timeout(Duration::from_millis(50), waiting.join_next())
             .await
             .expect("freed place is taken")
+            .expect("the task ran")
             .unwrap();
         assert_eq!(limit.peak_in_flight(), 2);
         drop(third);

@@ -11,13 +11,13 @@ use ddstream::simulator::{LoggedRequest, Simulator, SimulatorConfig};
 
 use crate::common::simulator;
 
-/// Two days at 60 s, from 1 h windows (growing after fast answers): dozens of requests.
+/// Two days at 60 s, from 30 min windows (growing after fast answers): dozens of requests.
 const TWO_DAYS: &str = "SELECT count(*) AS n FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-03T00:00:00Z'";
 
 async fn count(sim: &Simulator, options: &str) -> i64 {
     let ctx = SessionContext::new();
     let config = format!(
-        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}", "chunk": "1h", "max_concurrency": 1, "max_retries": 20{options}}}"#,
+        r#"{{"query": "system.cpu.user{{*}}", "base_url": "{}", "chunk": "30m", "max_concurrency": 1, "max_retries": 20{options}}}"#,
         sim.base_url()
     );
     ddstream::register(&ctx, "datadog_v1", "cpu", &config).unwrap();
@@ -60,29 +60,32 @@ async fn the_limit_grows_past_its_start_while_the_server_keeps_up() {
         ..Default::default()
     })
     .await;
-    // One partition with room for 32 in flight: only the host limit (start 8) holds it back.
-    let n = count(&sim, r#", "prefetch_depth": 32"#).await;
+    // One partition with room for 48 in flight: only the host limit (start 16) holds it back.
+    let n = count(&sim, r#", "prefetch_depth": 48"#).await;
     assert_eq!(n, 2 * 1440);
     let requests = data(&sim);
     assert!(
         requests.iter().all(|r| r.status == 200),
         "no request was refused or retried"
     );
-    // It starts at 8: the rate gate's first probe goes alone (7 more hold their places behind
-    // it, so the limit was full and its answer adds one), then 9 go out together, not 32.
+    // It starts at 16: the rate gate's first probe goes alone (15 more hold their places behind
+    // it, so the limit was full and its answer adds one), then 17 go out together, not 48.
     let first = requests.iter().map(|r| r.received_at).min().unwrap();
     let early = requests
         .iter()
         .filter(|r| r.received_at.duration_since(first) < latency.mul_f64(1.5))
         .count();
     assert!(
-        early <= 10,
+        early <= 18,
         "{early} requests in the first round trips: no limit at the start"
     );
     let peak = peak_concurrency(&requests, latency);
-    assert!(peak > 8, "the limit never grew past its start: peak {peak}");
+    assert!(
+        peak > 16,
+        "the limit never grew past its start: peak {peak}"
+    );
 
-    // The same with the limit off: prefetch_depth alone, so 32 at once from the start.
+    // With the limit off, prefetch_depth alone decides: 3 at once, all along.
     let fixed = simulator(SimulatorConfig {
         latency,
         ..Default::default()

@@ -48,7 +48,7 @@ impl CommonConfigKey {
     pub fn doc(self) -> KeyDoc {
         let doc = match self {
             CommonConfigKey::PrefetchDepth => {
-                "most requests in flight per partition (default 8; the host's adaptive limit decides how many of them go out)"
+                "most requests in flight per partition (default 16; the host's adaptive limit decides how many of them go out)"
             }
             CommonConfigKey::MaxRetries => {
                 "retries per request before failing (default 8; 0 = no retry)"
@@ -57,7 +57,7 @@ impl CommonConfigKey {
             CommonConfigKey::ConnectTimeout => "time allowed to connect (default 10s)",
             CommonConfigKey::AllowHttp => "allow plain http to non-loopback hosts (default false)",
             CommonConfigKey::AdaptiveConcurrency => {
-                "adjust the requests in flight per host from latency, 429s and 5xx, starting at 8 (default true; false: partitions x prefetch_depth, fixed)"
+                "adjust the requests in flight per host from latency, 429s and 5xx, starting at 16 (default true; false: partitions x prefetch_depth, fixed)"
             }
             CommonConfigKey::MaxHostConcurrency => {
                 "most requests in flight to one host under the adaptive limit (default 64)"
@@ -109,9 +109,9 @@ impl FromStr for CommonConfigKey {
     }
 }
 
-/// Requests in flight per partition at most, by default: with 4 partitions, up to 32 at once
+/// Requests in flight per partition at most, by default: with 4 partitions, up to 64 at once
 /// when the host's adaptive limit allows them.
-pub const DEFAULT_PREFETCH_DEPTH: usize = 8;
+pub const DEFAULT_PREFETCH_DEPTH: usize = 16;
 
 /// The values of the [`CommonConfigKey`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
