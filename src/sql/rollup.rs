@@ -206,10 +206,7 @@ pub fn rollup_of(aggregate: &Aggregate) -> Result<(ApiTable, RollupHint), Refusa
             .iter()
             .all(|c| c.name == time || is_label(&c.name));
         if !only_labels_and_time || (mentions(f, time) && time_ranges(f, time).is_none()) {
-            return refuse(format!(
-                "the filter {} reads raw rows",
-                f.human_display()
-            ));
+            return refuse(format!("the filter {} reads raw rows", f.human_display()));
         }
     }
     for p in predicates {
@@ -332,7 +329,10 @@ fn aggregates(
     let mut out = BTreeSet::new();
     for e in aggr_expr {
         let Expr::AggregateFunction(AggregateFunction { func, params }) = unalias(e) else {
-            return refuse(format!("{} is not an aggregate function", e.human_display()));
+            return refuse(format!(
+                "{} is not an aggregate function",
+                e.human_display()
+            ));
         };
         let shown = e.human_display().to_string();
         if params.distinct {
@@ -342,10 +342,7 @@ fn aggregates(
             return refuse(format!("{shown} has a FILTER or ORDER BY"));
         }
         let Some(agg) = RollupAgg::of_function(func.name()) else {
-            return refuse(format!(
-                "{}() has no exact server-side rollup",
-                func.name()
-            ));
+            return refuse(format!("{}() has no exact server-side rollup", func.name()));
         };
         let [Expr::Column(c)] = params.args.as_slice() else {
             return refuse(format!("{shown} does not aggregate a column"));
@@ -403,7 +400,10 @@ pub fn split_at_buckets(
     let mut whole = Vec::new();
     let mut edges = Vec::new();
     for w in windows {
-        let (a, b) = (ceil_to(w.start_ms, bucket_ms), floor_to(w.end_ms, bucket_ms));
+        let (a, b) = (
+            ceil_to(w.start_ms, bucket_ms),
+            floor_to(w.end_ms, bucket_ms),
+        );
         if a < b {
             if w.start_ms < a {
                 edges.push(TimeWindow::new(w.start_ms, a));
