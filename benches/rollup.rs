@@ -65,9 +65,21 @@ async fn run(ctx: &SessionContext, sql: &str, pushdown: bool) -> Run {
             .as_any()
             .downcast_ref::<TimestampNanosecondArray>()
             .expect("ts");
-        let scope = b.column(1).as_any().downcast_ref::<StringArray>().expect("scope");
-        let avg = b.column(2).as_any().downcast_ref::<Float64Array>().expect("avg");
-        let max = b.column(3).as_any().downcast_ref::<Float64Array>().expect("max");
+        let scope = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("scope");
+        let avg = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("avg");
+        let max = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("max");
         for i in 0..b.num_rows() {
             let opt = |a: &Float64Array| (!a.is_null(i)).then(|| a.value(i));
             rows.push((ts.value(i), scope.value(i).to_string(), opt(avg), opt(max)));
@@ -131,9 +143,8 @@ fn main() {
             ..Default::default()
         }))
         .expect("simulator");
-    let ctx = SessionContext::new_with_config(
-        SessionConfig::new().with_target_partitions(partitions),
-    );
+    let ctx =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
     register_sql_surface(&ctx, TableDefaults::without_env());
     let table = DatadogConfig {
         query: "system.cpu.user{*} by {host}".into(),
@@ -142,7 +153,8 @@ fn main() {
     }
     .into_table(None)
     .expect("table");
-    ctx.register_table("cpu", Arc::new(table)).expect("register");
+    ctx.register_table("cpu", Arc::new(table))
+        .expect("register");
     let start_s = END_S - days * 86_400;
     let sql = format!(
         "SELECT date_bin(INTERVAL '1 hour', ts) AS hour, scope, avg(avg), max(max) FROM cpu \
@@ -166,7 +178,10 @@ fn main() {
     println!();
     println!("| | points transferred (rows × 2 aggregations) | scan rows | requests | bytes received | wall (s) | result rows |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, r) in [("pushdown off (baseline)", &plain), ("pushdown on", &pushed)] {
+    for (name, r) in [
+        ("pushdown off (baseline)", &plain),
+        ("pushdown on", &pushed),
+    ] {
         println!(
             "| {name} | {} | {} | {} | {} | {:.3} | {} |",
             r.totals.rows * 2,

@@ -171,7 +171,7 @@ async fn refusals_say_why() {
         (format!("SELECT {h}, max(d) FROM (SELECT ts, avg - lag(avg) OVER (ORDER BY ts) AS d FROM v1 WHERE {DAY}) GROUP BY 1"), "computes expressions"),
         (format!("SELECT {h}, avg(avg) FROM (SELECT * FROM v1 WHERE {DAY} LIMIT 10) GROUP BY 1"), "node"),
         (format!("SELECT {h}, max(value) FROM v2 WHERE {DAY} GROUP BY 1"), "rolls value up with avg only"),
-        (format!("SELECT date_bin(INTERVAL '1 hour', chunk_start), avg(value) FROM sc GROUP BY 1"), "no server-side rollup"),
+        ("SELECT date_bin(INTERVAL '1 hour', chunk_start), avg(value) FROM sc GROUP BY 1".to_string(), "no server-side rollup"),
     ];
     for (sql, want) in cases {
         let reason = refusal_of(&ctx, &sql).await;
