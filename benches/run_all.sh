@@ -3,7 +3,7 @@
 # Markdown tables (also saved under target/bench-results/). Loopback only.
 #
 #   benches/run_all.sh            # everything
-#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup
 #
 # Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
 # (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
@@ -16,7 +16,7 @@ out="$root/target/bench-results"
 tmp="${BENCH_TMP:-$(mktemp -d)}"
 py="$root/benches/peers/.venv/bin/python"
 mkdir -p "$out"
-sections="${*:-machine latency parse memory peers downsample}"
+sections="${*:-machine latency parse memory peers downsample rollup}"
 
 pids=()
 cleanup() {
@@ -71,6 +71,10 @@ section_machine() {
 
 section_latency() {
   cargo bench --bench latency 2>/dev/null | tee "$out/latency.md"
+}
+
+section_rollup() {
+  cargo bench --bench rollup 2>/dev/null | tee "$out/rollup.md"
 }
 
 section_parse() {

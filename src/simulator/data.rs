@@ -532,6 +532,49 @@ mod tests {
         assert_eq!((interval_s_of_ms(5_000), interval_s_of_ms(5_001)), (5, 6));
     }
 
+    /// What rollup pushdown relies on: a coarse rollup equals the same aggregate of the fine
+    /// rollups inside it. min and max exactly, sum up to the order of additions, and avg within
+    /// 1e-9 because every minute holds the same number of raw points per host (six, or none in
+    /// the gappy minutes, for every host at once); the hourly avg is also the true mean of the
+    /// raw points.
+    #[test]
+    fn coarse_rollups_equal_the_aggregate_of_fine_ones() {
+        let hosts = ["web-1", "web-2", "db-1"];
+        let hour = 1_767_225_600; // 2026-01-01T00:00:00Z
+        for metric in ["system.cpu.user", "app.gappy.rps"] {
+            for space in [Agg::Avg, Agg::Min, Agg::Max, Agg::Sum] {
+                for time in [Agg::Avg, Agg::Min, Agg::Max, Agg::Sum] {
+                    let fine: Vec<f64> = (0..60)
+                        .filter_map(|m| {
+                            rollup_value(metric, &hosts, space, time, hour + 60 * m, 60)
+                        })
+                        .collect();
+                    let coarse = rollup_value(metric, &hosts, space, time, hour, 3600)
+                        .expect("an hour has data");
+                    if space != time {
+                        continue; // Not a rollup the pushdown asks for.
+                    }
+                    let folded = time.fold(fine.iter().copied()).expect("minutes");
+                    match time {
+                        Agg::Min | Agg::Max => assert_eq!(coarse, folded, "{metric} {time}"),
+                        _ => assert!(
+                            (coarse - folded).abs() <= 1e-9 * folded.abs().max(1.0),
+                            "{metric} {time}: {coarse} vs {folded}"
+                        ),
+                    }
+                }
+            }
+            // The hourly avg of one host is the mean of its raw points.
+            let raw: Vec<f64> = (0..360)
+                .filter_map(|i| raw_value(metric, "web-1", hour + 10 * i))
+                .collect();
+            let mean = raw.iter().sum::<f64>() / raw.len() as f64;
+            let got =
+                rollup_value(metric, &["web-1"], Agg::Avg, Agg::Avg, hour, 3600).expect("avg");
+            assert!((got - mean).abs() < 1e-9, "{metric}: {got} vs {mean}");
+        }
+    }
+
     #[test]
     fn rollup_aggregates_time_then_space() {
         let m = "system.load.1";

@@ -1,7 +1,8 @@
 //! The SQL surface on DataFusion: one table type for every API ([`ApiTable`] over a vendor's
 //! [`TableSpec`]), one factory and table function ([`factory`]), one list of vendors
 //! ([`registry`]), typed configuration ([`config`]), the vendors themselves ([`vendors`]), the
-//! scan plan ([`ApiScanExec`]), filter pushdown ([`filters`]) and the downsampling functions.
+//! scan plan ([`ApiScanExec`]), filter pushdown ([`filters`]), rollup pushdown ([`rollup`]) and
+//! the downsampling functions.
 
 mod buckets;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod factory;
 pub mod filters;
 pub mod functions;
 pub mod registry;
+pub mod rollup;
 pub mod scan;
 pub mod table;
 pub mod vendors;
@@ -19,6 +21,7 @@ pub use registry::{
     register, register_sql_surface, register_vendor, register_with, table_from_json, vendor,
     TableDefaults, Vendor, VENDORS,
 };
+pub use rollup::{register_rollup_pushdown, RollupPushdown};
 pub use scan::{ApiScanExec, ScanParams, ScanShape};
 pub use table::{ApiTable, TableSpec};
 pub use vendors::datadog::{

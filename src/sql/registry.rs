@@ -217,9 +217,12 @@ pub fn register_with(
 
 /// Adds `STORED AS <VENDOR>` for every vendor, the table functions of those that have one
 /// (`datadog_v1('query')`, ...), and the downsampling functions to `ctx`. `defaults` is what
-/// every table made that way starts from (base URL, keys, fetch knobs).
+/// every table made that way starts from (base URL, keys, fetch knobs). It also adds the rollup
+/// pushdown rule ([`RollupPushdown`](super::rollup::RollupPushdown)), which applies to every API
+/// table in the session, however it was registered.
 pub fn register_sql_surface(ctx: &SessionContext, defaults: TableDefaults) {
     super::config::DdstreamOptions::install(ctx);
+    super::rollup::register_rollup_pushdown(ctx);
     let defaults = Arc::new(defaults);
     for &vendor in VENDORS {
         register_vendor(ctx, vendor, Arc::clone(&defaults));

@@ -404,7 +404,8 @@ impl ScanTotals {
                 self.retries += get("retries");
                 self.splits += get("splits");
                 self.bytes_received += get("bytes_received");
-                self.rows += get("output_rows");
+                // `sum_by_name` skips DataFusion's own OutputRows metric; it has its getter.
+                self.rows += m.output_rows().map_or(0, |v| v as u64);
                 self.throttled_ns += get("throttled_time");
                 self.network_wait_ns += get("network_wait_time");
                 self.consumer_wait_ns += get("consumer_wait_time");

@@ -16,11 +16,13 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::config::values::format_duration;
 use super::config::{DdstreamOptions, FetchSettings};
 use super::filters::{push_down, query_set, time_ranges, PushedFilters};
+use super::rollup::{RollupHint, RollupSupport};
 use super::scan::{ApiScanExec, ScanParams, ScanShape};
 use crate::engine::Transport;
 use crate::engine::{format_ms_range, DefaultPolicy, Engine, VendorAdapter};
@@ -87,6 +89,25 @@ pub trait TableSpec: Send + Sync + fmt::Debug + 'static {
     /// The requests for a scan; `None` when nothing can match (an empty or inverted range,
     /// string filters no query passes): the scan is then empty and sends nothing.
     fn plan(&self, request: &ScanRequest<'_>) -> Result<Option<SpecScan>>;
+
+    /// Which server-side rollups the API serves, for the rollup pushdown rule; `None` (the
+    /// default) when it has none.
+    fn rollup_support(&self) -> Option<RollupSupport> {
+        None
+    }
+
+    /// The requests for a scan whose rows are rolled up as `hint` says, the scans to run one
+    /// after the other (none: nothing can match); `None` when these requests cannot be rolled
+    /// up (the plain [`plan`](Self::plan) is then used, and the plan's aggregate gives the
+    /// same results from the table's own rows).
+    fn plan_rollup(
+        &self,
+        request: &ScanRequest<'_>,
+        hint: &RollupHint,
+    ) -> Result<Option<Vec<SpecScan>>> {
+        let _ = (request, hint);
+        Ok(None)
+    }
 }
 
 /// An API as a SQL table: a [`TableSpec`] and the transport its requests go through.
@@ -94,6 +115,8 @@ pub trait TableSpec: Send + Sync + fmt::Debug + 'static {
 pub struct ApiTable {
     spec: Arc<dyn TableSpec>,
     transport: Arc<dyn Transport>,
+    /// Set by the rollup pushdown rule on the one scan it rewrote.
+    rollup: Option<RollupHint>,
 }
 
 impl ApiTable {
@@ -101,7 +124,24 @@ impl ApiTable {
     /// given (tests, shared pools).
     pub fn new(spec: Arc<dyn TableSpec>, transport: Option<Arc<dyn Transport>>) -> Result<Self> {
         let transport = spec.fetch().transport(transport)?;
-        Ok(Self { spec, transport })
+        Ok(Self {
+            spec,
+            transport,
+            rollup: None,
+        })
+    }
+
+    /// The same table, scanned rolled up as `hint` says (the rollup pushdown rule's rewrite).
+    pub fn with_rollup(&self, hint: RollupHint) -> Self {
+        Self {
+            rollup: Some(hint),
+            ..self.clone()
+        }
+    }
+
+    /// The rollup this table's scans ask for, if the rule set one.
+    pub fn rollup(&self) -> Option<&RollupHint> {
+        self.rollup.as_ref()
     }
 
     /// The vendor's spec.
@@ -229,6 +269,23 @@ impl TableProvider for ApiTable {
             now_ms,
             target_partitions: state.config().target_partitions(),
         };
+        if let Some(hint) = &self.rollup {
+            let rolled = self
+                .spec
+                .plan_rollup(&request, hint)
+                .map_err(to_datafusion_error)?;
+            if let Some(scans) = rolled {
+                let execs: Vec<Arc<dyn ExecutionPlan>> = scans
+                    .into_iter()
+                    .filter(|s| !s.adapters.is_empty())
+                    .map(|s| self.exec(s, projection, limit, Arc::clone(&projected)))
+                    .collect();
+                return match execs.len() {
+                    0 => Ok(Arc::new(EmptyExec::new(projected))),
+                    _ => UnionExec::try_new(execs),
+                };
+            }
+        }
         let planned = self.spec.plan(&request).map_err(to_datafusion_error)?;
         let Some(mut scan) = planned.filter(|s| !s.adapters.is_empty() && limit != Some(0)) else {
             // Nothing can match: no rows, no request.
@@ -260,6 +317,19 @@ impl TableProvider for ApiTable {
                 ),
             ));
         }
+        Ok(self.exec(scan, projection, limit, projected))
+    }
+}
+
+impl ApiTable {
+    /// The plan node running `scan`.
+    fn exec(
+        &self,
+        scan: SpecScan,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+        projected: SchemaRef,
+    ) -> Arc<dyn ExecutionPlan> {
         let policy = Arc::new(scan.policy);
         let engines = scan
             .adapters
@@ -277,6 +347,6 @@ impl TableProvider for ApiTable {
             projection: projection.cloned(),
             limit,
         };
-        Ok(Arc::new(ApiScanExec::new(params, projected)))
+        Arc::new(ApiScanExec::new(params, projected))
     }
 }

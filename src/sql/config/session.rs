@@ -37,6 +37,9 @@ extensions_options! {
         pub max_host_concurrency: Option<String>, default = None
         /// A time filter that cannot be pushed down is an error instead of a warning.
         pub strict_time_filters: bool, default = false
+        /// Let the API roll series up to a query's time buckets (GROUP BY `date_bin` or
+        /// `ds_bucket` with avg/min/max/sum): far fewer points, the same results.
+        pub rollup_pushdown: bool, default = true
     }
 }
 

@@ -1,11 +1,57 @@
-//! The Datadog pushdown rules as pure functions: which v1 aggregations a projection needs, and
-//! which v2 requests answer filters on `name` and `query`.
+//! The Datadog pushdown rules as pure functions: which v1 aggregations a projection needs,
+//! which v2 requests answer filters on `name` and `query`, and which rollup each serves.
 
 use std::collections::BTreeSet;
 
 use crate::adapters::datadog::v1::COL_AVG;
 use crate::adapters::datadog::{Aggregation, NamedQuery, V2Queries};
 use crate::sql::filters::PushedFilters;
+use crate::sql::rollup::RollupAgg;
+
+/// The rollup a v1 column is: `avg:q.rollup(avg,G)` and so on, the same aggregate in space and
+/// in time, so a coarser `G` gives the column's aggregate over the coarser bucket.
+pub(super) fn v1_rollup(a: Aggregation) -> RollupAgg {
+    match a {
+        Aggregation::Avg => RollupAgg::Avg,
+        Aggregation::Min => RollupAgg::Min,
+        Aggregation::Max => RollupAgg::Max,
+        Aggregation::Sum => RollupAgg::Sum,
+    }
+}
+
+/// The one rollup every query of a v2 request is, if there is one: no formulas (they are not
+/// linear in general), and each query `agg:metric{scope}[ by {..}][.rollup(agg)]` with the
+/// same aggregate in space and in time (Datadog's default for both is avg), no other function
+/// and no rollup interval of its own (the request's `interval` sets it).
+pub(super) fn v2_rollup(q: &V2Queries) -> Option<RollupAgg> {
+    if !q.formulas.is_empty() {
+        return None;
+    }
+    let mut aggs = q.queries.iter().map(|q| query_rollup(&q.query));
+    let first = aggs.next()??;
+    aggs.all(|a| a == Some(first)).then_some(first)
+}
+
+/// The rollup of one metric query, when it aggregates the same way in space and time.
+fn query_rollup(query: &str) -> Option<RollupAgg> {
+    let q = query.trim();
+    let (space, rest) = match q.split_once(':') {
+        Some((agg, rest)) if !agg.contains('{') => (RollupAgg::of_query_aggregator(agg)?, rest),
+        _ => (RollupAgg::Avg, q),
+    };
+    let (body, time) = match rest.trim_end().strip_suffix(')') {
+        Some(head) => {
+            let (body, agg) = head.rsplit_once(".rollup(")?;
+            (body, RollupAgg::of_query_aggregator(agg)?)
+        }
+        None => (rest, RollupAgg::Avg),
+    };
+    // Any other function (`.as_count()`, `abs(...)`, ...) or a second rollup: not known here.
+    if body.contains('(') || body.contains(')') || !body.contains('{') {
+        return None;
+    }
+    (space == time).then_some(space)
+}
 
 /// The v1 aggregations the projection selects: only those are requested, and at least one
 /// (avg), to learn the timestamps.
@@ -171,6 +217,46 @@ mod tests {
         assert_eq!(q[1].queries[0].name, "q1");
         assert_eq!(q[1].queries[0].query, "sum:x{*}");
         assert!(v2_requests(&base(&[]), &pushed("name", &["zzz"])).is_empty());
+    }
+
+    #[test]
+    fn v2_queries_roll_up_when_space_and_time_aggregate_alike() {
+        use RollupAgg::*;
+        let cases = [
+            ("avg:m{*}", Some(Avg)),
+            ("m{*} by {host}", Some(Avg)),
+            ("max:m{*} by {host}.rollup(max)", Some(Max)),
+            ("sum:m{env:prod,host:a}.rollup(sum)", Some(Sum)),
+            ("min:m{*}.rollup(min)", Some(Min)),
+            // Space max of per-minute averages: no server rollup gives its hourly max.
+            ("max:m{*}", None),
+            ("avg:m{*}.rollup(max)", None),
+            // An interval of its own, counts, other functions, unknown aggregators.
+            ("avg:m{*}.rollup(avg,60)", None),
+            ("sum:m{*}.rollup(count)", None),
+            ("sum:m{*}.as_count()", None),
+            ("abs(avg:m{*})", None),
+            ("p95:m{*}", None),
+        ];
+        for (query, want) in cases {
+            assert_eq!(query_rollup(query), want, "{query}");
+        }
+        let mixed = V2Queries {
+            queries: vec![
+                NamedQuery {
+                    name: "a".into(),
+                    query: "avg:m{*}".into(),
+                },
+                NamedQuery {
+                    name: "b".into(),
+                    query: "max:n{*}.rollup(max)".into(),
+                },
+            ],
+            formulas: vec![],
+        };
+        assert_eq!(v2_rollup(&mixed), None);
+        assert_eq!(v2_rollup(&base(&[])), Some(Avg));
+        assert_eq!(v2_rollup(&base(&[("ratio", "a / b")])), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::config::{DatadogConfig, DatadogKind};
-use super::pushdown::{describe, selected_aggregations, v2_requests};
+use super::pushdown::{describe, selected_aggregations, v1_rollup, v2_requests, v2_rollup};
 use crate::adapters::datadog::v1::v1_schema;
 use crate::adapters::datadog::v2_scalar::v2_scalar_schema;
 use crate::adapters::datadog::v2_timeseries::v2_timeseries_schema;
@@ -17,11 +17,12 @@ use crate::adapters::datadog::{
     max_window_at, Aggregation, DatadogV1Adapter, DatadogV1Options, DatadogV2ScalarAdapter,
     DatadogV2ScalarOptions, DatadogV2TimeseriesAdapter, DatadogV2TimeseriesOptions,
 };
-use crate::engine::{DefaultPolicy, VendorAdapter};
+use crate::engine::{DefaultPolicy, TimeWindow, VendorAdapter};
 use crate::sql::config::values::format_duration;
 use crate::sql::config::window::{partition_ranges, RowTimes};
 use crate::sql::config::FetchSettings;
 use crate::sql::filters::PushedFilters;
+use crate::sql::rollup::{split_at_buckets, RollupHint, RollupSupport};
 use crate::sql::scan::ScanShape;
 use crate::sql::table::{ScanRequest, SpecScan, TableSpec};
 use crate::Result;
@@ -53,7 +54,7 @@ impl DatadogSpec {
             base_url,
             schema,
         };
-        spec.adapters(&PushedFilters::default(), None)?;
+        spec.adapters(&PushedFilters::default(), None, spec.config.granularity_s())?;
         Ok(spec)
     }
 
@@ -71,9 +72,13 @@ impl DatadogSpec {
         self.config.granularity_s() * 1000
     }
 
-    /// Initial window length.
-    fn chunk(&self) -> Duration {
-        let known_max = max_window_at(self.config.granularity_s());
+    /// Initial window length at `granularity_s` (the table's, or a rollup's).
+    fn chunk(&self, granularity_s: i64) -> Duration {
+        let known_max = max_window_at(granularity_s);
+        if granularity_s != self.config.granularity_s() {
+            // A rollup: the table's chunk options are sized for its own granularity.
+            return known_max;
+        }
         match self.config.kind {
             DatadogKind::V2Scalar => self.config.granularity(),
             // v2 responses do not say which interval the API used, so a window the API would
@@ -87,9 +92,17 @@ impl DatadogSpec {
         }
     }
 
-    fn policy(&self) -> DefaultPolicy {
+    fn policy(&self, granularity_s: i64) -> DefaultPolicy {
+        let known_max = max_window_at(granularity_s);
+        if granularity_s != self.config.granularity_s() {
+            // A rollup: windows from one bucket up to what the API serves at that interval.
+            return DefaultPolicy {
+                min_chunk: Duration::from_secs(granularity_s.unsigned_abs()),
+                max_chunk: known_max,
+                ..self.config.fetch.policy()
+            };
+        }
         let granularity = self.config.granularity();
-        let known_max = max_window_at(self.config.granularity_s());
         let min_chunk = self.config.window.min_chunk.unwrap_or(granularity);
         let (min_chunk, max_chunk) = match self.config.kind {
             // One request per chunk: never split, never grown.
@@ -118,8 +131,8 @@ impl DatadogSpec {
         &self,
         pushed: &PushedFilters,
         projection: Option<&[usize]>,
+        granularity_s: i64,
     ) -> Result<Vec<(String, Arc<dyn VendorAdapter>)>> {
-        let granularity_s = self.config.granularity_s();
         let base_url = || self.base_url.clone();
         let credentials = || self.config.credentials.clone();
         match self.config.kind {
@@ -227,18 +240,93 @@ impl TableSpec for DatadogSpec {
     }
 
     fn plan(&self, request: &ScanRequest<'_>) -> Result<Option<SpecScan>> {
+        let windows = self.windows(request)?;
+        self.scan_of(request, &windows, self.config.granularity_s(), None)
+    }
+
+    fn rollup_support(&self) -> Option<RollupSupport> {
+        let granularity_ms = self.granularity_ms();
+        match self.config.kind {
+            DatadogKind::V1 => Some(RollupSupport {
+                granularity_ms,
+                time_column: "ts",
+                labels: &["query", "metric", "scope"],
+                values: Aggregation::ALL
+                    .into_iter()
+                    .map(|a| (a.as_str(), v1_rollup(a)))
+                    .collect(),
+            }),
+            DatadogKind::V2Timeseries => {
+                let agg = v2_rollup(&self.config.v2_queries())?;
+                Some(RollupSupport {
+                    granularity_ms,
+                    time_column: "ts",
+                    labels: &["name", "query", "scope", "group_tags"],
+                    values: vec![("value", agg)],
+                })
+            }
+            DatadogKind::V2Scalar => None,
+        }
+    }
+
+    fn plan_rollup(
+        &self,
+        request: &ScanRequest<'_>,
+        hint: &RollupHint,
+    ) -> Result<Option<Vec<SpecScan>>> {
+        let g = self.granularity_ms();
+        if hint.bucket_ms <= g || hint.bucket_ms % g != 0 {
+            return Ok(None);
+        }
+        // Each value column must be one the API rolls up with the aggregate asked for, and
+        // (v2) every query sent must roll up with it in time and in space.
+        let served = self.rollup_support().map(|s| s.values).unwrap_or_default();
+        let every_served = hint
+            .aggregates
+            .iter()
+            .all(|(column, agg)| served.contains(&(column.as_str(), *agg)));
+        if !every_served || !self.rolls_up_every_request(request.pushed, hint) {
+            return Ok(None);
+        }
+        let bucket_s = hint.bucket_ms / 1000;
+        let windows = self.windows(request)?;
+        let (whole, edges) = split_at_buckets(&windows, hint.bucket_ms);
+        let mut scans = Vec::new();
+        if let Some(scan) = self.scan_of(request, &whole, bucket_s, Some(hint))? {
+            scans.push(scan);
+        }
+        if let Some(scan) = self.scan_of(request, &edges, self.config.granularity_s(), None)? {
+            scans.push(scan);
+        }
+        Ok(Some(scans))
+    }
+}
+
+impl DatadogSpec {
+    /// The time windows the pushed filters select.
+    fn windows(&self, request: &ScanRequest<'_>) -> Result<Vec<TimeWindow>> {
         let rows = match self.config.kind {
             DatadogKind::V2Scalar => RowTimes::Chunks(self.granularity_ms()),
             _ => RowTimes::Points,
         };
-        let windows = self.config.window.windows(
+        self.config.window.windows(
             request.pushed.time.as_ref(),
             request.now_ms,
             rows,
             self.adapter_name(),
             self.time_column().unwrap_or("ts"),
-        )?;
-        let adapters = self.adapters(request.pushed, request.projection)?;
+        )
+    }
+
+    /// The requests for `windows` at `granularity_s` (the table's, or a rollup's bucket).
+    fn scan_of(
+        &self,
+        request: &ScanRequest<'_>,
+        windows: &[TimeWindow],
+        granularity_s: i64,
+        rollup: Option<&RollupHint>,
+    ) -> Result<Option<SpecScan>> {
+        let adapters = self.adapters(request.pushed, request.projection, granularity_s)?;
         if windows.is_empty() || adapters.is_empty() {
             return Ok(None);
         }
@@ -246,14 +334,33 @@ impl TableSpec for DatadogSpec {
             .target_partitions
             .min(self.config.window.max_concurrency)
             .max(1);
+        let mut details = self.details(request.projection);
+        if let Some(hint) = rollup {
+            details.insert(1, ("rollup", hint.to_string()));
+        }
         Ok(Some(SpecScan {
             adapters,
-            policy: self.policy(),
+            policy: self.policy(granularity_s),
             shape: ScanShape::Windows {
-                partitions: partition_ranges(&windows, n, self.granularity_ms()),
-                chunk: self.chunk(),
+                partitions: partition_ranges(windows, n, granularity_s * 1000),
+                chunk: self.chunk(granularity_s),
             },
-            details: self.details(request.projection),
+            details,
         }))
+    }
+
+    /// Whether every v2 request these filters make rolls up with the hint's aggregate (v1
+    /// requests always do: each column is its own rollup).
+    fn rolls_up_every_request(&self, pushed: &PushedFilters, hint: &RollupHint) -> bool {
+        match self.config.kind {
+            DatadogKind::V1 => true,
+            DatadogKind::V2Scalar => false,
+            DatadogKind::V2Timeseries => {
+                let aggs = hint.aggs();
+                v2_requests(&self.config.v2_queries(), pushed)
+                    .iter()
+                    .all(|q| aggs.len() == 1 && v2_rollup(q) == Some(aggs[0]))
+            }
+        }
     }
 }
