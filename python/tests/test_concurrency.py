@@ -40,7 +40,8 @@ def test_four_streams_in_threads_take_about_the_time_of_one():
 
 def test_leaving_a_loop_early_and_closing_stops_the_requests():
     with ddstream.Simulator(latency_ms=20) as sim:
-        config = {"query": "system.cpu.user{*}", "base_url": sim.base_url, "chunk": "1h"}
+        config = {"query": "system.cpu.user{*}", "base_url": sim.base_url, "chunk": "1h",
+                  "prefetch_depth": 2}
         s = ddstream.stream("datadog_v1", config, start=DAY0, end=DAY1)
         for i, _ in enumerate(s):
             if i == 2:
@@ -58,7 +59,8 @@ def test_leaving_a_loop_early_and_closing_stops_the_requests():
 
 def test_a_with_block_cancels_on_exit():
     with ddstream.Simulator(latency_ms=20) as sim:
-        config = {"query": "system.cpu.user{*}", "base_url": sim.base_url, "chunk": "1h"}
+        config = {"query": "system.cpu.user{*}", "base_url": sim.base_url, "chunk": "1h",
+                  "prefetch_depth": 2}
         with ddstream.stream("datadog_v1", config, start=DAY0, end=DAY1) as s:
             next(iter(s))
         closed_at = time.monotonic()
