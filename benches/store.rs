@@ -42,7 +42,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -128,7 +130,9 @@ fn write_input(path: &Path, ids: &[String], n: i64) {
         Field::new("value", DataType::Float64, false),
     ]));
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("zstd level"),
+        ))
         .build();
     let file = File::create(path).expect("input.parquet");
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).expect("writer");
@@ -223,7 +227,10 @@ fn child_append(dir: &Path, n: i64, batch: i64) -> Value {
                 })
                 .collect();
             let t = Instant::now();
-            store.append_multiple(points).await.expect("append_multiple");
+            store
+                .append_multiple(points)
+                .await
+                .expect("append_multiple");
             t_store += t.elapsed();
             j = end;
         }
@@ -399,7 +406,12 @@ fn rel(a: Option<f64>, b: Option<f64>, floor: f64) -> Option<f64> {
 
 /// Checks DuckDB's buckets against the store's on a sample; panics on a difference. Returns a
 /// one-line summary.
-async fn check_against_duckdb(store: &Datastream, ids: &[String], duck_out: &Path, n: i64) -> String {
+async fn check_against_duckdb(
+    store: &Datastream,
+    ids: &[String],
+    duck_out: &Path,
+    n: i64,
+) -> String {
     let days_total = (n / STREAMS as i64) / DAY;
     let last_day = T0 + (n / STREAMS as i64 - 1) / DAY * DAY;
     let mut days = vec![last_day];
@@ -418,7 +430,9 @@ async fn check_against_duckdb(store: &Datastream, ids: &[String], duck_out: &Pat
                 let points = store.get_data_vec(id, *g, q).await.expect("get_data");
                 let expected = duck
                     .keys()
-                    .filter(|(s, gi, ts)| s == id && *gi == g.index() as i64 && (*day..day + DAY).contains(ts))
+                    .filter(|(s, gi, ts)| {
+                        s == id && *gi == g.index() as i64 && (*day..day + DAY).contains(ts)
+                    })
                     .count();
                 assert_eq!(
                     points.len(),
@@ -429,19 +443,24 @@ async fn check_against_duckdb(store: &Datastream, ids: &[String], duck_out: &Pat
                 );
                 for p in &points {
                     let ts = p.ts.timestamp();
-                    let ours = store_row(p).unwrap_or_else(|| panic!("{id} {} {ts}: not a bucket: {p:?}", g.name()));
+                    let ours = store_row(p)
+                        .unwrap_or_else(|| panic!("{id} {} {ts}: not a bucket: {p:?}", g.name()));
                     let theirs = duck
                         .get(&(id.clone(), g.index() as i64, ts))
                         .unwrap_or_else(|| panic!("{id} {} {ts}: no DuckDB bucket", g.name()));
                     let exact = (ours.c, ours.l, ours.u, ours.ta, ours.tm, ours.tz)
-                        == (theirs.c, theirs.l, theirs.u, theirs.ta, theirs.tm, theirs.tz);
+                        == (
+                            theirs.c, theirs.l, theirs.u, theirs.ta, theirs.tm, theirs.tz,
+                        );
                     let diffs = [
                         rel(ours.s, theirs.s, 1.0),
                         rel(ours.q, theirs.q, 1.0),
                         rel(ours.m, theirs.m, 1.0),
                         rel(ours.d, theirs.d, 1.0),
                     ];
-                    let max = diffs.iter().try_fold(0.0f64, |acc, d| d.map(|d| acc.max(d)));
+                    let max = diffs
+                        .iter()
+                        .try_fold(0.0f64, |acc, d| d.map(|d| acc.max(d)));
                     match max {
                         Some(d) if exact && d <= 1e-9 => worst = worst.max(d),
                         _ => panic!(
@@ -468,7 +487,13 @@ struct DuckRun {
     buckets: i64,
 }
 
-fn run_duckdb(python: &Path, input: &Path, out: &Path, repeats: usize, threads: &str) -> Vec<DuckRun> {
+fn run_duckdb(
+    python: &Path,
+    input: &Path,
+    out: &Path,
+    repeats: usize,
+    threads: &str,
+) -> Vec<DuckRun> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/duckdb_store.py");
     let output = Command::new(python)
         .arg(script)
@@ -478,7 +503,10 @@ fn run_duckdb(python: &Path, input: &Path, out: &Path, repeats: usize, threads: 
         .output()
         .expect("DuckDB peer");
     if !output.status.success() {
-        panic!("DuckDB peer failed: {}", String::from_utf8_lossy(&output.stderr));
+        panic!(
+            "DuckDB peer failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -545,7 +573,11 @@ fn floor_read(root: &Path, id: &str, day: i64) -> usize {
             let batch = batch.expect("batch");
             let ts = cast(batch.column_by_name("ts").expect("ts"), &DataType::Int64).expect("cast");
             let ts = ts.as_primitive::<Int64Type>();
-            rows += ts.values().iter().filter(|t| (day..day + DAY).contains(*t)).count();
+            rows += ts
+                .values()
+                .iter()
+                .filter(|t| (day..day + DAY).contains(*t))
+                .count();
         }
     }
     rows
@@ -579,22 +611,46 @@ fn main() {
         return;
     }
     let smoke = args.iter().any(|a| a == "--test") || cfg!(debug_assertions);
-    let large: i64 = if smoke { 30_000 } else { env_or("BENCH_STORE_POINTS", 10_000_000) };
-    let small: i64 = if smoke { 3_000 } else { env_or("BENCH_STORE_SMALL_POINTS", large / 10) };
+    let large: i64 = if smoke {
+        30_000
+    } else {
+        env_or("BENCH_STORE_POINTS", 10_000_000)
+    };
+    let small: i64 = if smoke {
+        3_000
+    } else {
+        env_or("BENCH_STORE_SMALL_POINTS", large / 10)
+    };
     let batch: i64 = env_or("BENCH_STORE_BATCH", 10_000);
-    let queries: usize = if smoke { 3 } else { env_or("BENCH_STORE_QUERIES", 200) };
-    let repeats: usize = if smoke { 1 } else { env_or("BENCH_STORE_DUCKDB_REPEATS", 3) };
+    let queries: usize = if smoke {
+        3
+    } else {
+        env_or("BENCH_STORE_QUERIES", 200)
+    };
+    let repeats: usize = if smoke {
+        1
+    } else {
+        env_or("BENCH_STORE_DUCKDB_REPEATS", 3)
+    };
     let python = PathBuf::from(std::env::var("BENCH_STORE_PYTHON").unwrap_or_else(|_| {
-        format!("{}/benches/peers/.venv/bin/python", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/benches/peers/.venv/bin/python",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }));
     let have_duck = python.exists();
-    let tmp_root = std::env::var("BENCH_TMP").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+    let tmp_root = std::env::var("BENCH_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
     let tmp = tempfile::Builder::new()
         .prefix("ddstream-store-bench-")
         .tempdir_in(tmp_root)
         .expect("temporary directory");
     let load_start = loadavg();
-    eprintln!("store bench: {small} and {large} points, batches of {batch}, in {}", tmp.path().display());
+    eprintln!(
+        "store bench: {small} and {large} points, batches of {batch}, in {}",
+        tmp.path().display()
+    );
 
     let idle_dir = tmp.path().join("idle");
     std::fs::create_dir_all(&idle_dir).expect("dir");
@@ -612,12 +668,22 @@ fn main() {
         // The raw-SQLite floor's file is not needed any more.
         let _ = std::fs::remove_file(dir.join("floor.sqlite"));
         let _ = std::fs::remove_file(dir.join("floor.sqlite-wal"));
-        let (mut duck, mut duck1, mut check) = (Vec::new(), Vec::new(), String::from("DuckDB not run (no peers venv: benches/peers/setup.sh)"));
+        let (mut duck, mut duck1, mut check) = (
+            Vec::new(),
+            Vec::new(),
+            String::from("DuckDB not run (no peers venv: benches/peers/setup.sh)"),
+        );
         if have_duck {
             eprintln!("store bench: {n} points: DuckDB");
             let input = dir.join("input.parquet");
             duck1 = run_duckdb(&python, &input, &dir.join("duck1.parquet"), repeats, "1");
-            duck = run_duckdb(&python, &input, &dir.join("duck.parquet"), repeats, "default");
+            duck = run_duckdb(
+                &python,
+                &input,
+                &dir.join("duck.parquet"),
+                repeats,
+                "default",
+            );
             check = rt.block_on(async {
                 let store = Datastream::open(dir.join("store")).await.expect("open");
                 let ids = stream_ids(&store).await;
@@ -625,14 +691,23 @@ fn main() {
             });
             eprintln!("store bench: {n} points: {check}");
         }
-        results.push(SizeResult { n, append, downsample, duck, duck1, check });
+        results.push(SizeResult {
+            n,
+            append,
+            downsample,
+            duck,
+            duck1,
+            check,
+        });
     }
 
     // get_data of one day at hours, on the large store, against decoding the segment directly.
     let large_dir = tmp.path().join(format!("n{large}"));
     let days_total = (large / STREAMS as i64) / DAY;
     let (lat, floor_lat) = rt.block_on(async {
-        let store = Datastream::open(large_dir.join("store")).await.expect("open");
+        let store = Datastream::open(large_dir.join("store"))
+            .await
+            .expect("open");
         let ids = stream_ids(&store).await;
         let (mut lat, mut floor_lat) = (Vec::new(), Vec::new());
         // Full days whose hours are all in segments (the last day's are partly in SQLite).
@@ -643,7 +718,10 @@ fn main() {
             let query = DataQuery::start(DateTime::<Utc>::from_timestamp(day, 0).expect("day"))
                 .end_exclusive(DateTime::<Utc>::from_timestamp(day + DAY, 0).expect("day"));
             let t = Instant::now();
-            let points = store.get_data_vec(&ids[k], Granularity::Hours, query).await.expect("get_data");
+            let points = store
+                .get_data_vec(&ids[k], Granularity::Hours, query)
+                .await
+                .expect("get_data");
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
             let rows = floor_read(&large_dir.join("store"), &ids[k], day);
@@ -669,7 +747,13 @@ fn main() {
     for r in &results {
         let (fs, ss) = (f(&r.append, "floor_s"), f(&r.append, "store_s"));
         let n = r.n as f64;
-        println!("| {} | {fs:.2} | {:.0} | {ss:.2} | {:.0} | {:.2} |", r.n, n / fs, n / ss, ss / fs);
+        println!(
+            "| {} | {fs:.2} | {:.0} | {ss:.2} | {:.0} | {:.2} |",
+            r.n,
+            n / fs,
+            n / ss,
+            ss / fs
+        );
     }
     println!();
     println!("### downsample_streams to every granularity (10seconds .. days) vs DuckDB on the same points (Parquet), median of {repeats} for DuckDB");
@@ -705,12 +789,31 @@ fn main() {
     println!();
     println!("### Peak RSS (getrusage ru_maxrss of a child process per phase)");
     println!();
-    println!("| phase | {} points (MiB) | {} points (MiB) | large / small | process floor (MiB) |", small, large);
+    println!(
+        "| phase | {} points (MiB) | {} points (MiB) | large / small | process floor (MiB) |",
+        small, large
+    );
     println!("|---|---:|---:|---:|---:|");
-    for (phase, key) in [("append (+ raw SQLite floor, input Parquet)", "append"), ("downsample_streams", "downsample")] {
-        let get = |r: &SizeResult| f(if key == "append" { &r.append } else { &r.downsample }, "max_rss_kb") / 1024.0;
+    for (phase, key) in [
+        ("append (+ raw SQLite floor, input Parquet)", "append"),
+        ("downsample_streams", "downsample"),
+    ] {
+        let get = |r: &SizeResult| {
+            f(
+                if key == "append" {
+                    &r.append
+                } else {
+                    &r.downsample
+                },
+                "max_rss_kb",
+            ) / 1024.0
+        };
         let (a, b) = (get(&results[0]), get(&results[1]));
-        println!("| {phase} | {a:.1} | {b:.1} | {:.2} | {:.1} |", b / a, f(&idle, "max_rss_kb") / 1024.0);
+        println!(
+            "| {phase} | {a:.1} | {b:.1} | {:.2} | {:.1} |",
+            b / a,
+            f(&idle, "max_rss_kb") / 1024.0
+        );
     }
     println!();
     println!("### get_data of one day at hours (24 buckets from a Parquet segment), {queries} calls on the {large}-point store");
@@ -718,6 +821,13 @@ fn main() {
     println!("| read | median (ms) | p90 (ms) | median / floor |");
     println!("|---|---:|---:|---:|");
     let (m, fm) = (median(lat.clone()), median(floor_lat.clone()));
-    println!("| decode the segment file directly (floor) | {fm:.3} | {:.3} | 1.00 |", quantile(floor_lat, 0.9));
-    println!("| `get_data_vec(id, hours, one day)` | {m:.3} | {:.3} | {:.2} |", quantile(lat, 0.9), m / fm);
+    println!(
+        "| decode the segment file directly (floor) | {fm:.3} | {:.3} | 1.00 |",
+        quantile(floor_lat, 0.9)
+    );
+    println!(
+        "| `get_data_vec(id, hours, one day)` | {m:.3} | {:.3} | {:.2} |",
+        quantile(lat, 0.9),
+        m / fm
+    );
 }
