@@ -3,7 +3,7 @@
 # Markdown tables (also saved under target/bench-results/). Loopback only.
 #
 #   benches/run_all.sh            # everything
-#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup store
 #
 # Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
 # (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
@@ -16,7 +16,7 @@ out="$root/target/bench-results"
 tmp="${BENCH_TMP:-$(mktemp -d)}"
 py="$root/benches/peers/.venv/bin/python"
 mkdir -p "$out"
-sections="${*:-machine latency parse memory peers downsample rollup}"
+sections="${*:-machine latency parse memory peers downsample rollup store}"
 
 pids=()
 cleanup() {
@@ -179,6 +179,16 @@ section_downsample() {
     echo "| ddstream CLI, ds_bucket + mean/std_dev UDAFs, whole process | $ds_m | ${ds_runs[*]} | $(wc -l < "$tmp/ds.csv" | awk '{print $1-1}') | $(ratio "$ds_m" "$duck_m") | $(ratio "$ds_m" "$df_m") |"
     echo "| ddstream CLI, DataFusion date_bin + avg/stddev_pop, whole process | $df_m | ${df_runs[*]} | $(wc -l < "$tmp/df.csv" | awk '{print $1-1}') | $(ratio "$df_m" "$duck_m") | 1.00 |"
   } | tee "$out/downsample.md"
+}
+
+# The datastream store (issue 16): append_multiple vs raw SQLite, downsample_streams vs DuckDB on
+# the same points, get_data latency, peak RSS at two sizes (benches/store.rs; it runs the DuckDB
+# peer benches/peers/duckdb_store.py itself). Env: BENCH_STORE_POINTS (default 10 M),
+# BENCH_STORE_SMALL_POINTS, BENCH_STORE_BATCH, BENCH_STORE_QUERIES, BENCH_STORE_DUCKDB_REPEATS.
+section_store() {
+  [ -x "$py" ] || benches/peers/setup.sh
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" > "$out/store.log"
+  BENCH_TMP="$tmp" cargo bench --bench store 2>> "$out/store.log" | sed -n '/^## Store/,$p' | tee "$out/store.md"
 }
 
 for s in $sections; do

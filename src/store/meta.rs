@@ -374,6 +374,13 @@ pub(crate) fn points_page(
         (true, true) => "SELECT ts, seq, num, json FROM points WHERE stream = ?1 AND ts >= ?2 AND ts < ?3 AND (ts, seq) < (?4, ?5) ORDER BY ts DESC, seq DESC LIMIT ?6",
     };
     let (at, aseq) = after.unwrap_or((0, 0));
+    // The key bounds the time range too, so SQLite seeks to it instead of scanning the index
+    // from `lo` on every page: without this, paging through a stream was quadratic.
+    let (lo, hi) = match (after, reverse) {
+        (Some(_), false) => (lo.max(at), hi),
+        (Some(_), true) => (lo, hi.min(at.saturating_add(1))),
+        (None, _) => (lo, hi),
+    };
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![stream, lo, hi, at, aseq, limit as i64], |r| {
         Ok((
