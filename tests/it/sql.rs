@@ -382,3 +382,24 @@ async fn a_limit_returns_without_waiting_for_pending_requests_and_cancels_them()
     );
     assert_all_cancelled(&transport, at_limit, before, "after the LIMIT").await;
 }
+
+#[tokio::test]
+async fn a_week_in_four_partitions_takes_one_request_per_window() {
+    // 7 days at 60 s in 4 h windows (the largest Datadog serves at 60 s): 42 windows. The four
+    // partition slices are cut on window boundaries, so no window is split at a slice edge.
+    let sim = simulator(SimulatorConfig::default()).await;
+    let ctx = cpu_session(&sim, r#", "max_concurrency": 4"#);
+    let out = text(
+        &ctx,
+        "SELECT count(*) AS n FROM cpu WHERE ts >= TIMESTAMP '2026-01-01T00:00:00Z' AND ts < TIMESTAMP '2026-01-08T00:00:00Z'",
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("| 10080 |"), "{out}");
+    let requests: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/query")
+        .collect();
+    assert_eq!(requests.len(), 42);
+}

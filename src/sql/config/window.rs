@@ -221,6 +221,18 @@ impl WindowSettings {
 /// Splits `ranges` into at most `n` partitions of about equal total length, cutting only on
 /// multiples of `align_ms`.
 pub fn partition_ranges(ranges: &[TimeWindow], n: usize, align_ms: i64) -> Vec<Vec<TimeWindow>> {
+    partition_on_windows(ranges, n, align_ms, align_ms)
+}
+
+/// [`partition_ranges`], cutting only where a whole number of `step_ms` (the window length)
+/// from the start of a range falls on a multiple of `align_ms`, so a partition's windows end
+/// exactly at its cut: a slice edge never splits a window into two requests.
+pub fn partition_on_windows(
+    ranges: &[TimeWindow],
+    n: usize,
+    align_ms: i64,
+    step_ms: i64,
+) -> Vec<Vec<TimeWindow>> {
     let total: i64 = ranges.iter().map(TimeWindow::len_ms).sum();
     if total == 0 {
         return vec![];
@@ -232,7 +244,9 @@ pub fn partition_ranges(ranges: &[TimeWindow], n: usize, align_ms: i64) -> Vec<V
         let mut offset = total * i / n;
         for r in ranges {
             if offset < r.len_ms() {
-                let cut = floor_to(r.start_ms + offset, align_ms.max(1)).max(r.start_ms);
+                let step = step_ms.max(align_ms).max(1);
+                let cut =
+                    floor_to(r.start_ms + floor_to(offset, step), align_ms.max(1)).max(r.start_ms);
                 if cuts.last().is_none_or(|last| cut > *last) {
                     cuts.push(cut);
                 }
@@ -357,5 +371,43 @@ mod tests {
         assert_eq!(total(&parts), 120_000);
         assert!(parts.len() <= 2);
         assert!(partition_ranges(&[], 4, 1).is_empty());
+    }
+
+    /// Windows the engine cuts from each partition: `next_window` from the partition's start.
+    fn windows_of(parts: &[Vec<TimeWindow>], chunk_ms: i64, align_ms: i64) -> usize {
+        let mut n = 0;
+        for range in parts.iter().flatten() {
+            let mut pos = range.start_ms;
+            while pos < range.end_ms {
+                pos = crate::engine::cursor::next_window(pos, range.end_ms, chunk_ms, align_ms)
+                    .end_ms;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn slices_are_cut_on_window_boundaries() {
+        // 7 days at 60 s in 4 h windows over 4 partitions: 42 windows, not 44 (7 days / 4
+        // partitions = 42 h per slice, which is not a multiple of 4 h).
+        let (minute, hour) = (60_000, 3_600_000);
+        let week = [TimeWindow::new(
+            1_767_225_600_000,
+            1_767_225_600_000 + 7 * 24 * hour,
+        )];
+        let parts = partition_on_windows(&week, 4, minute, 4 * hour);
+        assert_eq!(parts.len(), 4);
+        assert_eq!(total(&parts), 7 * 24 * hour);
+        assert_eq!(windows_of(&parts, 4 * hour, minute), 42);
+        // Cutting on the granularity alone split two windows at slice edges.
+        let by_minute = partition_ranges(&week, 4, minute);
+        assert_eq!(windows_of(&by_minute, 4 * hour, minute), 44);
+        // A range not starting on a window multiple: cuts still land a whole number of windows
+        // from its start, on the granularity.
+        let odd = [TimeWindow::new(7 * minute, 7 * minute + 30 * hour)];
+        let parts = partition_on_windows(&odd, 3, minute, 4 * hour);
+        assert_eq!(total(&parts), 30 * hour);
+        assert_eq!(windows_of(&parts, 4 * hour, minute), 8);
     }
 }

@@ -19,7 +19,7 @@ use crate::adapters::datadog::{
 };
 use crate::engine::{DefaultPolicy, TimeWindow, VendorAdapter};
 use crate::sql::config::values::format_duration;
-use crate::sql::config::window::{partition_ranges, RowTimes};
+use crate::sql::config::window::{partition_on_windows, RowTimes};
 use crate::sql::config::FetchSettings;
 use crate::sql::filters::PushedFilters;
 use crate::sql::rollup::{split_at_buckets, RollupHint, RollupSupport};
@@ -338,12 +338,14 @@ impl DatadogSpec {
         if let Some(hint) = rollup {
             details.insert(1, ("rollup", hint.to_string()));
         }
+        let chunk = self.chunk(granularity_s);
+        let chunk_ms = i64::try_from(chunk.as_millis()).unwrap_or(i64::MAX);
         Ok(Some(SpecScan {
             adapters,
             policy: self.policy(granularity_s),
             shape: ScanShape::Windows {
-                partitions: partition_ranges(windows, n, granularity_s * 1000),
-                chunk: self.chunk(granularity_s),
+                partitions: partition_on_windows(windows, n, granularity_s * 1000, chunk_ms),
+                chunk,
             },
             details,
         }))
