@@ -16,8 +16,18 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use serde_json::{Map, Value};
 
-/// Runs a store call on ddstream's runtime (the caller has released the GIL).
-fn run<F: std::future::Future>(future: F) -> F::Output {
+/// Runs a store call on ddstream's runtime (the caller has released the GIL). A call from
+/// inside the runtime (a `filter_stream` callback calling the store again) would have to block
+/// the runtime on itself: it is an error instead of tokio's panic.
+fn run<T, F>(future: F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(invalid(
+            "ddstream.Datastream cannot be called from inside a filter_stream callback; read what the filter needs (e.g. with find_streams) before calling downsample_streams",
+        ));
+    }
     ddstream::embed::runtime().block_on(future)
 }
 

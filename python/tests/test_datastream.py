@@ -203,6 +203,13 @@ def test_return_datapoints_and_filter_stream(store):
     with pytest.raises(KeyError):
         store.downsample_streams(filter_stream=broken)
 
+    def reentrant(tags):
+        return bool(store.get_tags(tags["stream_id"]))
+
+    # Calling the store from inside its own callback is a clear error, not a crash.
+    with pytest.raises(exceptions.InvalidArgument, match="filter_stream"):
+        store.downsample_streams(filter_stream=reentrant)
+
 
 def test_derived_streams_are_fed_on_append_and_backprocessed(store):
     src = seconds_stream(store, "counter", ["count"])
