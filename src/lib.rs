@@ -11,6 +11,8 @@
 //! - [`adapters`]: one module per API style; requests as values, bytes into Arrow.
 //! - [`transport`]: the HTTP client behind a trait.
 //! - [`simulator`]: a Datadog-style API on loopback for tests, benchmarks and `--simulate`.
+//! - [`distributed`] (feature `distributed`): API scans fanned out over workers on
+//!   datafusion-distributed: the plan codec, the task split, the worker and the coordinator.
 //! - [`embed`]: the surface shared by the C ABI (`ffi/`) and the Python package: streams, SQL
 //!   sessions, validation and the simulator behind blocking calls on one shared runtime.
 
@@ -19,6 +21,8 @@
 pub mod adapters;
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 #[cfg(feature = "simulator")]
 pub mod embed;
 pub mod engine;

@@ -21,6 +21,37 @@ pub fn register_from_file(
     path: &Path,
     defaults: &TableDefaults,
 ) -> Result<Vec<String>> {
+    let root = read_document(path)?;
+    register_tables(ctx, path, &root, defaults)
+}
+
+/// `worker --credentials FILE`: a flat JSON or TOML object of options (`api_key`, `app_key`,
+/// `site`, ...) every table rebuilt on the worker starts from.
+pub fn read_options(path: &Path) -> Result<crate::sql::config::Options> {
+    let root = read_document(path)?;
+    let serde_json::Value::Object(entries) = root else {
+        return Err(Error::config(format!(
+            "{} must be an object of options, e.g. api_key = \"...\"",
+            path.display()
+        )));
+    };
+    entries
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(_)
+            | serde_json::Value::Number(_)
+            | serde_json::Value::Bool(_) => Ok((key, crate::sql::config::OptionValue::Json(value))),
+            // The value is not shown: it may be a key.
+            _ => Err(Error::config(format!(
+                "option '{key}' in {} must be a string, number or boolean",
+                path.display()
+            ))),
+        })
+        .collect()
+}
+
+/// The JSON or TOML document at `path` (TOML when the name ends in `.toml`).
+fn read_document(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
     let is_toml = path
@@ -48,6 +79,15 @@ pub fn register_from_file(
             ))
         })?
     };
+    Ok(root)
+}
+
+fn register_tables(
+    ctx: &SessionContext,
+    path: &Path,
+    root: &serde_json::Value,
+    defaults: &TableDefaults,
+) -> Result<Vec<String>> {
     let tables: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = root
         .get("tables")
         .cloned()

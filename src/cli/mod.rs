@@ -11,6 +11,8 @@ mod prompt;
 mod simulate;
 #[cfg(feature = "store")]
 mod store_cmd;
+#[cfg(feature = "distributed")]
+mod worker_cmd;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -75,6 +77,11 @@ pub struct Args {
     #[cfg(feature = "store")]
     #[arg(long, global = true, value_name = "DIR", requires = "store")]
     pub store_meta: Option<PathBuf>,
+    /// Run the queries distributed over these workers (`ddstream worker --listen ADDR` on
+    /// each): comma-separated host:port addresses.
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "ADDR,...", env = "DDSTREAM_WORKERS")]
+    pub workers: Option<String>,
     /// Partitions (parallel request streams) per scan [default: 4].
     #[arg(long, value_name = "N", value_parser = parse_partitions)]
     pub partitions: Option<usize>,
@@ -104,6 +111,9 @@ pub enum Command {
         #[command(subcommand)]
         action: store_cmd::StoreCommand,
     },
+    /// Serve as a worker of distributed queries (`ddstream --workers ADDR,... "SQL"`).
+    #[cfg(feature = "distributed")]
+    Worker(worker_cmd::WorkerArgs),
 }
 
 /// Runs the command line. Errors are returned for `main` to print on one line.
@@ -115,13 +125,15 @@ pub async fn run(args: Args) -> DFResult<()> {
         Some(Command::Tags(t)) => return catalog::tags(t, args.base_url.clone()).await,
         #[cfg(feature = "store")]
         Some(Command::Store { action }) => return store_command(action, &args).await,
+        #[cfg(feature = "distributed")]
+        Some(Command::Worker(worker)) => return worker_cmd::run(worker).await,
         None => {}
     }
     let config = SessionConfig::new()
         .with_target_partitions(args.partitions.unwrap_or(DEFAULT_PARTITIONS))
         .with_information_schema(true);
     // `SELECT * FROM 'file.parquet'` works, as in datafusion-cli.
-    let ctx = SessionContext::new_with_config(config).enable_url_table();
+    let ctx = session_for(config, &args)?.enable_url_table();
     // Keep the simulator alive for the whole session.
     let _simulator = setup_tables(&ctx, &args).await?;
 
@@ -142,6 +154,19 @@ pub async fn run(args: Args) -> DFResult<()> {
         }
     };
     run_sql(&ctx, &sql, &args).await
+}
+
+/// The session: distributed over `--workers` when given.
+fn session_for(config: SessionConfig, args: &Args) -> DFResult<SessionContext> {
+    #[cfg(feature = "distributed")]
+    if let Some(list) = &args.workers {
+        let workers =
+            crate::distributed::parse_workers(list).map_err(crate::to_datafusion_error)?;
+        let state = crate::distributed::coordinator_state(config, workers);
+        return Ok(SessionContext::new_with_state(state));
+    }
+    let _ = args;
+    Ok(SessionContext::new_with_config(config))
 }
 
 async fn setup_tables(
@@ -230,6 +255,8 @@ pub(crate) struct RunOptions {
     progress: bool,
     /// Print "N rows in T s" after each result (no `--quiet`; `\timing` toggles it).
     timing: bool,
+    /// Queries run distributed (`--workers`): EXPLAIN shows the stages.
+    distributed: bool,
 }
 
 impl RunOptions {
@@ -243,6 +270,10 @@ impl RunOptions {
             },
             progress: !args.quiet && std::io::stderr().is_terminal(),
             timing: !args.quiet,
+            #[cfg(feature = "distributed")]
+            distributed: args.workers.is_some(),
+            #[cfg(not(feature = "distributed"))]
+            distributed: false,
         }
     }
 }
@@ -274,9 +305,13 @@ async fn run_each(ctx: &SessionContext, sql: &str, options: &RunOptions) -> DFRe
     )?;
     for statement in statements {
         let started = Instant::now();
-        let state = ctx.state();
-        let plan = state.statement_to_plan(statement).await?;
-        let df = ctx.execute_logical_plan(plan).await?;
+        let df = match explain_stages(ctx, &statement, options.distributed).await? {
+            Some(df) => df,
+            None => {
+                let plan = ctx.state().statement_to_plan(statement).await?;
+                ctx.execute_logical_plan(plan).await?
+            }
+        };
         let physical = df.create_physical_plan().await?;
         let schema = physical.schema();
         let mut set = out.begin(&schema)?;
@@ -305,6 +340,48 @@ async fn run_each(ctx: &SessionContext, sql: &str, options: &RunOptions) -> DFRe
     }
     out.finish()?;
     Ok(())
+}
+
+/// `EXPLAIN` of a distributed session: DataFusion's EXPLAIN plans the query without the
+/// distributed planner, so the plan is made here and shown with its stages, tasks and each
+/// task's slice of the time range.
+async fn explain_stages(
+    ctx: &SessionContext,
+    statement: &datafusion::sql::parser::Statement,
+    distributed: bool,
+) -> DFResult<Option<datafusion::dataframe::DataFrame>> {
+    #[cfg(feature = "distributed")]
+    if distributed {
+        use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+        use datafusion::sql::parser::Statement;
+        let Statement::Explain(explain) = statement else {
+            return Ok(None);
+        };
+        if explain.options.analyze {
+            // EXPLAIN ANALYZE goes through the distributed planner as it is.
+            return Ok(None);
+        }
+        let inner = ctx
+            .state()
+            .statement_to_plan(explain.statement.as_ref().clone())
+            .await?;
+        let physical = ctx
+            .execute_logical_plan(inner)
+            .await?
+            .create_physical_plan()
+            .await?;
+        let text = datafusion_distributed::display_plan_ascii(physical.as_ref(), false);
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "plan_type",
+                Arc::new(StringArray::from(vec!["distributed_plan"])) as ArrayRef,
+            ),
+            ("plan", Arc::new(StringArray::from(vec![text])) as ArrayRef),
+        ])?;
+        return Ok(Some(ctx.read_batch(batch)?));
+    }
+    let _ = (ctx, statement, distributed);
+    Ok(None)
 }
 
 async fn validate(base_url: Option<String>) -> DFResult<()> {

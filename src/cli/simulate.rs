@@ -110,6 +110,10 @@ fn log_line(r: &LoggedRequest) -> String {
         line.push_str(" fault=");
         line.push_str(&fault_name(fault));
     }
+    if let Some(agent) = &r.user_agent {
+        line.push_str(" agent=");
+        line.push_str(&agent.replace(' ', "_"));
+    }
     line.push('\n');
     line
 }

@@ -160,11 +160,10 @@ async fn fetch_with_retries(
 ) -> Result<Attempt> {
     let adapter = ctx.adapter.as_ref();
     let request = adapter.build_request(cursor)?;
-    let gate = RateGate::shared(&format!(
-        "{}{}",
-        request.url.authority(),
-        request.url.path()
-    ));
+    let gate = RateGate::shared(
+        &format!("{}{}", request.url.authority(), request.url.path()),
+        ctx.policy.rate_share(),
+    );
     let authority = request.url.authority().to_string();
     let host_limit = ctx
         .policy

@@ -41,6 +41,11 @@ pub trait ExecutionPolicy: Send + Sync + fmt::Debug {
         None
     }
 
+    /// This process uses 1/N of the rate budget the API reports (N processes share one key).
+    fn rate_share(&self) -> u32 {
+        1
+    }
+
     /// Smallest window the engine may split down to.
     fn min_chunk(&self) -> Duration;
 
@@ -72,6 +77,8 @@ pub struct DefaultPolicy {
     pub prefetch_depth: usize,
     /// The adaptive per-host concurrency limit (`None`: fixed, `prefetch_depth` per stream).
     pub concurrency: Option<super::ConcurrencyBounds>,
+    /// This process's share of the API's rate budget: 1/N.
+    pub rate_share: u32,
     /// Minimum window length.
     pub min_chunk: Duration,
     /// Maximum window length when growing.
@@ -91,6 +98,7 @@ impl Default for DefaultPolicy {
             max_server_wait: Duration::from_secs(120),
             prefetch_depth: 2,
             concurrency: None,
+            rate_share: 1,
             min_chunk: Duration::from_secs(60),
             max_chunk: Duration::from_secs(7 * 86_400),
             grow_after: 4,
@@ -148,6 +156,10 @@ impl ExecutionPolicy for DefaultPolicy {
 
     fn concurrency(&self) -> Option<super::ConcurrencyBounds> {
         self.concurrency
+    }
+
+    fn rate_share(&self) -> u32 {
+        self.rate_share.max(1)
     }
 
     fn max_pages(&self) -> u64 {

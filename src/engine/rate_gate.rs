@@ -44,9 +44,19 @@ enum Admission {
 }
 
 /// A shared rate limiter fed by response headers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateGate {
     state: Mutex<GateState>,
+    /// This process uses 1/share of the budget the server reports: N processes (the tasks of
+    /// a distributed scan) that each see the same `X-RateLimit-Remaining` then send no more
+    /// than it between them.
+    share: i64,
+}
+
+impl Default for RateGate {
+    fn default() -> Self {
+        Self::with_share(1)
+    }
 }
 
 /// Leave to send one request. Feed the response to [`GatePermit::observe`]; dropping the permit
@@ -75,12 +85,23 @@ impl Drop for GatePermit {
 }
 
 impl RateGate {
-    /// The process-wide gate for `key` (host and endpoint).
-    pub fn shared(key: &str) -> Arc<RateGate> {
-        static GATES: OnceLock<Mutex<HashMap<String, Arc<RateGate>>>> = OnceLock::new();
+    /// A gate that uses 1/`share` of the reported budget.
+    pub fn with_share(share: u32) -> Self {
+        Self {
+            state: Mutex::default(),
+            share: i64::from(share.max(1)),
+        }
+    }
+
+    /// The process-wide gate for `key` (host and endpoint) at `share` (1: the whole budget).
+    pub fn shared(key: &str, share: u32) -> Arc<RateGate> {
+        static GATES: OnceLock<Mutex<HashMap<(String, u32), Arc<RateGate>>>> = OnceLock::new();
         let gates = GATES.get_or_init(Default::default);
         let mut map = gates.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry(key.to_string()).or_default())
+        Arc::clone(
+            map.entry((key.to_string(), share))
+                .or_insert_with(|| Arc::new(RateGate::with_share(share))),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
@@ -136,7 +157,9 @@ impl RateGate {
 
     /// Updates the budget from a response's headers.
     fn observe(&self, status: u16, headers: &HeaderMap) {
-        let remaining = header_i64(headers, "x-ratelimit-remaining");
+        // This process's share of what the server has left (rounded down, so the shares of
+        // all processes never add up to more than the budget).
+        let remaining = header_i64(headers, "x-ratelimit-remaining").map(|r| r / self.share);
         let reset = header_i64(headers, "x-ratelimit-reset")
             .map(|s| Duration::from_secs(s.clamp(0, MAX_GATE_WAIT.as_secs() as i64) as u64));
         let mut s = self.lock();
@@ -236,6 +259,30 @@ mod tests {
         // Budget now 0: the next acquire waits for the reset.
         let waited = gate.acquire().await.waited;
         assert!(waited >= Duration::from_secs(5), "waited {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_of_the_budget_is_spent_before_the_gate_holds() {
+        // One of 3 processes seeing 9 left: it sends 3, then waits for the reset.
+        let gate = Arc::new(RateGate::with_share(3));
+        gate.observe(
+            200,
+            &headers(&[("x-ratelimit-remaining", "9"), ("x-ratelimit-reset", "5")]),
+        );
+        for _ in 0..3 {
+            assert!(gate.acquire().await.waited < Duration::from_millis(1));
+        }
+        let waited = gate.acquire().await.waited;
+        assert!(waited >= Duration::from_secs(5), "waited {waited:?}");
+        // The whole budget: 9 go at once.
+        let whole = Arc::new(RateGate::with_share(1));
+        whole.observe(
+            200,
+            &headers(&[("x-ratelimit-remaining", "9"), ("x-ratelimit-reset", "5")]),
+        );
+        for _ in 0..9 {
+            assert!(whole.acquire().await.waited < Duration::from_millis(1));
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -201,6 +201,8 @@ pub struct LoggedRequest {
     pub body: Option<String>,
     /// When the request arrived (before any configured latency).
     pub received_at: Instant,
+    /// The client's `User-Agent` (a ddstream worker names itself there).
+    pub user_agent: Option<String>,
     /// The status answered; 0 when the connection was dropped.
     pub status: u16,
     /// The fault injected into this request, if any.

@@ -79,6 +79,11 @@ async fn front_door(State(state): State<Arc<SimState>>, req: Request, next: Next
         query,
         body: None,
         received_at,
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     let Ok(body) = body else {
         let resp = json::error_response(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large");

@@ -49,6 +49,7 @@ pub(super) struct RequestCtx {
     pub query: Vec<(String, String)>,
     pub body: Option<String>,
     pub received_at: Instant,
+    pub user_agent: Option<String>,
 }
 
 /// Attached to a response by the data pipeline: the fault injected, and whether the
@@ -106,6 +107,7 @@ impl SimState {
             query: ctx.query.clone(),
             body: ctx.body.clone(),
             received_at: ctx.received_at,
+            user_agent: ctx.user_agent.clone(),
             status,
             fault,
         };

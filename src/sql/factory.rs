@@ -14,7 +14,7 @@ use datafusion::logical_expr::CreateExternalTable;
 
 use super::config::{OptionValue, Options};
 use super::filters::string_literal;
-use super::registry::{TableDefaults, Vendor};
+use super::registry::{build_table, TableDefaults, Vendor};
 use crate::{to_datafusion_error, Error};
 
 /// `CREATE EXTERNAL TABLE ... STORED AS <VENDOR>` for one vendor.
@@ -57,15 +57,14 @@ impl TableProviderFactory for ApiTableFactory {
                 .into_iter()
                 .map(|(k, v)| (k.clone(), OptionValue::Text(v.clone()))),
         );
-        let table = self
-            .vendor
-            .build(
-                &self.defaults.with_session(state),
-                options,
-                cmd.schema.fields(),
-                None,
-            )
-            .map_err(to_datafusion_error)?;
+        let table = build_table(
+            self.vendor,
+            &self.defaults.with_session(state),
+            options,
+            cmd.schema.fields(),
+            None,
+        )
+        .map_err(to_datafusion_error)?;
         Ok(Arc::new(table))
     }
 }
@@ -140,15 +139,14 @@ impl TableFunctionImpl for ApiTableFunction {
             .zip(strings)
             .map(|((key, _), value)| (key.to_string(), OptionValue::Text(value)))
             .collect();
-        let table = self
-            .vendor
-            .build(
-                &self.defaults.with_session(args.session()),
-                options,
-                &[],
-                None,
-            )
-            .map_err(to_datafusion_error)?;
+        let table = build_table(
+            self.vendor,
+            &self.defaults.with_session(args.session()),
+            options,
+            &[],
+            None,
+        )
+        .map_err(to_datafusion_error)?;
         Ok(Arc::new(table))
     }
 }

@@ -12,7 +12,7 @@ use super::buckets::{bucket_of, Bucket};
 
 /// Sorted, disjoint, half-open ranges `[start, end)` in epoch ms; `i64::MIN`/`i64::MAX` stand for
 /// unbounded ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RangeSet(pub Vec<(i64, i64)>);
 
 impl RangeSet {
@@ -69,7 +69,7 @@ impl RangeSet {
 }
 
 /// What the scan takes from its filters.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PushedFilters {
     /// The time ranges; `None` when no filter constrains the time column.
     pub time: Option<RangeSet>,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod factory;
 pub mod filters;
 pub mod functions;
+pub mod origin;
 pub mod registry;
 pub mod rollup;
 pub mod scan;
@@ -22,7 +23,7 @@ pub use registry::{
     TableDefaults, Vendor, VENDORS,
 };
 pub use rollup::{register_rollup_pushdown, RollupPushdown};
-pub use scan::{ApiScanExec, ScanParams, ScanShape};
+pub use scan::{ApiScanExec, ScanParams, ScanShape, SliceGrid};
 pub use table::{ApiTable, TableSpec};
 pub use vendors::datadog::{
     validate_credentials, DatadogBuilder, DatadogConfig, DatadogConfigKey, DatadogKind, DatadogSpec,

@@ -13,6 +13,7 @@ use datafusion::prelude::SessionContext;
 
 use super::config::{options_from_json, KeyDoc, OptionValue, Options};
 use super::factory::{ApiTableFactory, ApiTableFunction};
+use super::origin::TableOrigin;
 use super::table::ApiTable;
 use super::vendors::datadog::{DatadogKind, DatadogVendor};
 use super::vendors::rest::{RestKind, RestVendor};
@@ -62,6 +63,41 @@ pub trait Vendor: Send + Sync + fmt::Debug + 'static {
         declared: &[FieldRef],
         transport: Option<Arc<dyn Transport>>,
     ) -> Result<ApiTable>;
+
+    /// The options of a table of this vendor that may leave the process (for a distributed
+    /// plan's workers, which rebuild the table with them and their own credentials): never a
+    /// key. The default refuses: a vendor must say what its secrets are before its tables can
+    /// be distributed.
+    fn portable_options(&self, origin: &TableOrigin) -> Result<Options> {
+        let _ = origin;
+        Err(Error::config(format!(
+            "{} tables cannot run on workers: the vendor does not say which of its options are secrets",
+            self.name()
+        )))
+    }
+}
+
+/// `vendor.build(...)`, remembering how the table was built (so that its scans can be made
+/// again in a worker); every table made from SQL, JSON or a config file comes through here.
+pub fn build_table(
+    vendor: &'static dyn Vendor,
+    defaults: &TableDefaults,
+    options: Options,
+    declared: &[FieldRef],
+    transport: Option<Arc<dyn Transport>>,
+) -> Result<ApiTable> {
+    let mut applied: Options = defaults
+        .options_for(vendor)
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    applied.extend(options.iter().cloned());
+    let table = vendor.build(defaults, options, declared, transport)?;
+    Ok(table.with_origin(TableOrigin {
+        vendor: vendor.name(),
+        options: applied,
+        declared: declared.to_vec(),
+        from_env: defaults.from_env,
+    }))
 }
 
 /// Every vendor, in the order the docs list them.
@@ -191,7 +227,7 @@ pub fn table_from_json_with(
     let vendor = vendor(adapter).ok_or_else(|| unknown_adapter(adapter))?;
     let example = format!("{{\"{}\": \"...\"}}", vendor.location().0);
     let options = options_from_json(config_json, &example)?;
-    Ok(Arc::new(vendor.build(defaults, options, &[], None)?))
+    Ok(Arc::new(build_table(vendor, defaults, options, &[], None)?))
 }
 
 /// Registers table `name` of kind `adapter` (e.g. `"datadog_v1"`) configured by a JSON object of

@@ -34,7 +34,9 @@ use crate::engine::cursor::{ceil_to, floor_to};
 use crate::engine::TimeWindow;
 
 /// A per-bucket aggregate an API can compute server-side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum RollupAgg {
     /// The mean of the raw points in the bucket (`avg`, `mean`).
     Avg,
@@ -93,7 +95,7 @@ pub struct RollupSupport {
 
 /// What the rule asks a scan for: every value column's rollup over buckets `bucket_ms` wide,
 /// aligned to multiples of it in Unix time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RollupHint {
     /// Bucket width in ms (a multiple of the granularity).
     pub bucket_ms: i64,

@@ -24,6 +24,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::config::values::format_duration;
+use super::origin::ScanOrigin;
 use crate::engine::{
     format_ms_range, Cursor, Engine, EngineMetrics, FetchPlan, MetricsSnapshot, TimeWindow,
 };
@@ -39,6 +40,8 @@ pub enum ScanShape {
         partitions: Vec<Vec<TimeWindow>>,
         /// Initial window length.
         chunk: Duration,
+        /// Where the range may be cut into slices (for partitions and distributed tasks).
+        grid: SliceGrid,
     },
     /// One sequence of pages or tokens from `first`, in one partition.
     Sequence {
@@ -46,6 +49,22 @@ pub enum ScanShape {
         first: Cursor,
     },
 }
+
+/// Where a time range may be cut: on multiples of `align_ms` (the granularity) that are a whole
+/// number of `step_ms` (the window length) from the start of a range, so that no window is
+/// split into two requests (see [`partition_on_windows`]).
+///
+/// [`partition_on_windows`]: super::config::window::partition_on_windows
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceGrid {
+    /// Cuts fall on multiples of this (epoch ms).
+    pub align_ms: i64,
+    /// The window length.
+    pub step_ms: i64,
+}
+
+/// The time ranges of each partition of each distributed task: `[task][partition]`.
+pub type TaskSlices = Vec<Vec<Vec<TimeWindow>>>;
 
 /// Everything one scan runs, decided by the table's `scan()`.
 #[derive(Debug, Clone)]
@@ -71,6 +90,11 @@ pub struct ApiScanExec {
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// What the scan was made from, when it can be made again elsewhere (distributed plans).
+    origin: Option<Arc<ScanOrigin>>,
+    /// The slices of each distributed task, once the range is split across tasks; partition
+    /// `p` of task `t` then reads `tasks[t][p]`.
+    tasks: Option<Arc<TaskSlices>>,
 }
 
 impl ScanParams {
@@ -92,26 +116,110 @@ impl ScanParams {
     }
 }
 
+fn properties_of(schema: &SchemaRef, partitions: usize) -> Arc<PlanProperties> {
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(Arc::clone(schema)),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    ))
+}
+
 impl ApiScanExec {
     /// A plan node over `params` producing `schema` (already projected).
     pub fn new(params: ScanParams, schema: SchemaRef) -> Self {
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(params.partition_count()),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
+        let properties = properties_of(&schema, params.partition_count());
         Self {
             params,
             schema,
-            properties: Arc::new(properties),
+            properties,
             metrics: ExecutionPlanMetricsSet::new(),
+            origin: None,
+            tasks: None,
         }
+    }
+
+    /// The same scan, remembering what it was made from.
+    pub fn with_origin(mut self, origin: ScanOrigin) -> Self {
+        self.origin = Some(Arc::new(origin));
+        self
+    }
+
+    /// What the scan was made from, if it can be made again in another process.
+    pub fn origin(&self) -> Option<&Arc<ScanOrigin>> {
+        self.origin.as_ref()
     }
 
     /// The parameters pushed into this scan.
     pub fn params(&self) -> &ScanParams {
         &self.params
+    }
+
+    /// The per-task slices, once split across distributed tasks.
+    pub fn tasks(&self) -> Option<&TaskSlices> {
+        self.tasks.as_deref()
+    }
+
+    /// The same scan with its time range cut into `task_count` contiguous, grid-aligned pieces,
+    /// each cut again into as many partitions as the scan has (so each task runs as many
+    /// request streams as one process did); `None` for page/token sequences and ranges too short
+    /// to cut. Every window is fetched by exactly one task.
+    pub fn split_across(&self, task_count: usize) -> Option<ApiScanExec> {
+        let ScanShape::Windows {
+            partitions, grid, ..
+        } = &self.params.shape
+        else {
+            return None;
+        };
+        let whole: Vec<TimeWindow> = partitions.iter().flatten().copied().collect();
+        let per_task = partitions.len().max(1);
+        let slices = super::config::window::partition_on_windows(
+            &whole,
+            task_count * per_task,
+            grid.align_ms,
+            grid.step_ms,
+        );
+        let tasks = deal_slices(slices, task_count);
+        if tasks
+            .iter()
+            .filter(|t| t.iter().any(|p| !p.is_empty()))
+            .count()
+            < 2
+        {
+            return None;
+        }
+        let partitions = tasks.first().map_or(1, Vec::len);
+        Some(Self {
+            params: self.params.clone(),
+            schema: Arc::clone(&self.schema),
+            properties: properties_of(&self.schema, partitions),
+            metrics: ExecutionPlanMetricsSet::new(),
+            origin: self.origin.clone(),
+            tasks: Some(Arc::new(tasks)),
+        })
+    }
+
+    /// This scan with `tasks` as its per-task slices (a decoded plan's).
+    pub fn with_tasks(mut self, tasks: Option<TaskSlices>) -> Self {
+        if let Some(tasks) = &tasks {
+            let partitions = tasks.first().map_or(1, Vec::len);
+            self.properties = properties_of(&self.schema, partitions);
+        }
+        self.tasks = tasks.map(Arc::new);
+        self
+    }
+
+    /// The ranges partition `partition` reads in task `task` of `task_count`; `None` when this
+    /// task has no part in the scan (an unsplit scan runs only in task 0, so a stage of several
+    /// tasks cannot fetch it twice).
+    fn ranges_of(&self, task: usize, task_count: usize, partition: usize) -> Option<&[TimeWindow]> {
+        match &self.tasks {
+            Some(tasks) => tasks
+                .get(task)
+                .map(|t| t.get(partition).map_or(&[][..], Vec::as_slice)),
+            None if task_count > 1 && task > 0 => None,
+            None => Some(self.params.ranges(partition)),
+        }
     }
 
     fn fields(&self) -> Vec<(&'static str, String)> {
@@ -141,7 +249,24 @@ impl ApiScanExec {
         if let ScanShape::Windows { chunk, .. } = &self.params.shape {
             out.push(("chunk", format_duration(*chunk)));
         }
-        out.push(("partitions", self.params.partition_count().to_string()));
+        match &self.tasks {
+            Some(tasks) => {
+                let each: Vec<String> = tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let whole: Vec<TimeWindow> = t.iter().flatten().copied().collect();
+                        format!("t{i}:{}", format_ms_range(&whole))
+                    })
+                    .collect();
+                out.push(("tasks", format!("[{}]", each.join(", "))));
+                out.push((
+                    "partitions",
+                    format!("{} per task", tasks.first().map_or(0, Vec::len)),
+                ));
+            }
+            None => out.push(("partitions", self.params.partition_count().to_string())),
+        }
         let names: Vec<String> = self
             .schema
             .fields()
@@ -223,7 +348,19 @@ impl ExecutionPlan for ApiScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
-        let ranges = self.params.ranges(partition);
+        let (task, task_count) = task_of(&context);
+        if self.tasks.as_ref().is_some_and(|t| task >= t.len()) {
+            return Err(datafusion::error::DataFusionError::Execution(format!(
+                "ApiScanExec: task {task} of a scan split into {} tasks",
+                self.tasks.as_ref().map_or(0, |t| t.len())
+            )));
+        }
+        let Some(ranges) = self.ranges_of(task, task_count, partition) else {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(
+                Arc::clone(&self.schema),
+                futures::stream::empty(),
+            )));
+        };
         let batch_size = context.session_config().batch_size();
         let shared = Arc::new(EngineMetrics::default());
         let plan = match &self.params.shape {
@@ -275,6 +412,37 @@ impl ExecutionPlan for ApiScanExec {
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
     }
+}
+
+/// This task's index and the task count of its stage (0 of 1 outside distributed plans).
+fn task_of(context: &Arc<TaskContext>) -> (usize, usize) {
+    #[cfg(feature = "distributed")]
+    {
+        crate::distributed::task_of(context)
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = context;
+        (0, 1)
+    }
+}
+
+/// Deals `slices` (in time order) to `task_count` tasks in contiguous runs of about equal
+/// length, every task with the same number of partitions (empty ones where it has fewer).
+fn deal_slices(slices: Vec<Vec<TimeWindow>>, task_count: usize) -> TaskSlices {
+    let task_count = task_count.max(1);
+    let n = slices.len();
+    let mut tasks: TaskSlices = Vec::with_capacity(task_count);
+    let mut iter = slices.into_iter();
+    for t in 0..task_count {
+        let take = (t + 1) * n / task_count - t * n / task_count;
+        tasks.push(iter.by_ref().take(take).collect());
+    }
+    let width = tasks.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    for t in &mut tasks {
+        t.resize(width, Vec::new());
+    }
+    tasks
 }
 
 /// A partition's batches, publishing the engine counters with each batch, when the partition

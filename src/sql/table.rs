@@ -22,6 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::config::values::format_duration;
 use super::config::{DdstreamOptions, FetchSettings};
 use super::filters::{push_down, query_set, time_ranges, PushedFilters};
+use super::origin::{RollupPart, ScanInputs, ScanOrigin, TableOrigin};
 use super::rollup::{RollupHint, RollupSupport};
 use super::scan::{ApiScanExec, ScanParams, ScanShape};
 use crate::engine::Transport;
@@ -117,6 +118,9 @@ pub struct ApiTable {
     transport: Arc<dyn Transport>,
     /// Set by the rollup pushdown rule on the one scan it rewrote.
     rollup: Option<RollupHint>,
+    /// How the table was built, when it came from a registered vendor: its scans can then be
+    /// made again in another process (distributed plans).
+    origin: Option<Arc<TableOrigin>>,
 }
 
 impl ApiTable {
@@ -128,7 +132,62 @@ impl ApiTable {
             spec,
             transport,
             rollup: None,
+            origin: None,
         })
+    }
+
+    /// The same table, remembering how it was built.
+    pub fn with_origin(mut self, origin: TableOrigin) -> Self {
+        self.origin = Some(Arc::new(origin));
+        self
+    }
+
+    /// How the table was built, if it came from a registered vendor.
+    pub fn origin(&self) -> Option<&Arc<TableOrigin>> {
+        self.origin.as_ref()
+    }
+
+    /// The scan `inputs` describe, planned again (in a worker, from a decoded plan): the same
+    /// requests as the scan they were taken from, given the same table options.
+    pub fn rebuild_scan(&self, inputs: &ScanInputs) -> Result<ApiScanExec> {
+        let schema = self.spec.schema();
+        let projected = match &inputs.projection {
+            Some(p) => Arc::new(
+                schema
+                    .project(p)
+                    .map_err(|e| Error::config(e.to_string()))?,
+            ),
+            None => schema,
+        };
+        let request = ScanRequest {
+            pushed: &inputs.pushed,
+            projection: inputs.projection.as_deref(),
+            now_ms: inputs.now_ms,
+            target_partitions: inputs.target_partitions,
+        };
+        let planned = match &inputs.rollup {
+            Some(part) => self
+                .spec
+                .plan_rollup(&request, &part.hint)?
+                .and_then(|scans| {
+                    scans
+                        .into_iter()
+                        .filter(|s| !s.adapters.is_empty())
+                        .nth(part.index)
+                }),
+            None => self.spec.plan(&request)?,
+        };
+        let mut scan = planned.filter(|s| !s.adapters.is_empty()).ok_or_else(|| {
+            Error::config(format!(
+                "{}: this process plans no requests for a scan the coordinator planned; run the same ddstream version with the same table options on the coordinator and every worker",
+                self.spec.adapter_name()
+            ))
+        })?;
+        if let Some(unpushed) = &inputs.unpushed {
+            scan.details
+                .push(("unpushed_time_filters", unpushed.clone()));
+        }
+        Ok(self.exec_of(scan, inputs.clone(), projected))
     }
 
     /// The same table, scanned rolled up as `hint` says (the rollup pushdown rule's rewrite).
@@ -269,6 +328,15 @@ impl TableProvider for ApiTable {
             now_ms,
             target_partitions: state.config().target_partitions(),
         };
+        let inputs = ScanInputs {
+            pushed: pushed.clone(),
+            projection: projection.cloned(),
+            limit,
+            now_ms,
+            target_partitions: request.target_partitions,
+            rollup: None,
+            unpushed: None,
+        };
         if let Some(hint) = &self.rollup {
             let rolled = self
                 .spec
@@ -278,7 +346,17 @@ impl TableProvider for ApiTable {
                 let execs: Vec<Arc<dyn ExecutionPlan>> = scans
                     .into_iter()
                     .filter(|s| !s.adapters.is_empty())
-                    .map(|s| self.exec(s, projection, limit, Arc::clone(&projected)))
+                    .enumerate()
+                    .map(|(index, s)| {
+                        let inputs = ScanInputs {
+                            rollup: Some(RollupPart {
+                                hint: hint.clone(),
+                                index,
+                            }),
+                            ..inputs.clone()
+                        };
+                        self.exec(s, inputs, Arc::clone(&projected))
+                    })
                     .collect();
                 return match execs.len() {
                     0 => Ok(Arc::new(EmptyExec::new(projected))),
@@ -287,6 +365,7 @@ impl TableProvider for ApiTable {
             }
         }
         let planned = self.spec.plan(&request).map_err(to_datafusion_error)?;
+        let mut inputs = inputs;
         let Some(mut scan) = planned.filter(|s| !s.adapters.is_empty() && limit != Some(0)) else {
             // Nothing can match: no rows, no request.
             return Ok(Arc::new(EmptyExec::new(projected)));
@@ -305,19 +384,18 @@ impl TableProvider for ApiTable {
                 ))));
             }
             tracing::warn!("{message}");
-            scan.details.push((
-                "unpushed_time_filters",
-                format!(
-                    "[{}]",
-                    unpushed
-                        .iter()
-                        .map(|f| f.human_display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
+            let shown = format!(
+                "[{}]",
+                unpushed
+                    .iter()
+                    .map(|f| f.human_display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            scan.details.push(("unpushed_time_filters", shown.clone()));
+            inputs.unpushed = Some(shown);
         }
-        Ok(self.exec(scan, projection, limit, projected))
+        Ok(self.exec(scan, inputs, projected))
     }
 }
 
@@ -326,10 +404,14 @@ impl ApiTable {
     fn exec(
         &self,
         scan: SpecScan,
-        projection: Option<&Vec<usize>>,
-        limit: Option<usize>,
+        inputs: ScanInputs,
         projected: SchemaRef,
     ) -> Arc<dyn ExecutionPlan> {
+        Arc::new(self.exec_of(scan, inputs, projected))
+    }
+
+    /// [`exec`](Self::exec), unboxed.
+    fn exec_of(&self, scan: SpecScan, inputs: ScanInputs, projected: SchemaRef) -> ApiScanExec {
         let policy = Arc::new(scan.policy);
         let engines = scan
             .adapters
@@ -344,9 +426,16 @@ impl ApiTable {
             engines,
             shape: scan.shape,
             details: scan.details,
-            projection: projection.cloned(),
-            limit,
+            projection: inputs.projection.clone(),
+            limit: inputs.limit,
         };
-        Arc::new(ApiScanExec::new(params, projected))
+        let exec = ApiScanExec::new(params, projected);
+        match &self.origin {
+            Some(table) => exec.with_origin(ScanOrigin {
+                table: Arc::clone(table),
+                inputs,
+            }),
+            None => exec,
+        }
     }
 }

@@ -61,7 +61,7 @@ impl ReqwestTransport {
             // Never follow redirects: reqwest keeps custom headers (DD-API-KEY) across hosts and
             // would follow https -> http. A 3xx is reported as an error naming the status.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ddstream/", env!("CARGO_PKG_VERSION")))
+            .user_agent(super::user_agent())
             .build()
             .map_err(|e| crate::Error::HttpClient(Box::new(e.without_url())))?;
         Ok(Self {

@@ -21,6 +21,7 @@ use ddstream::sql::config::{
     CommonConfigKey, FetchSettings, KeyDoc, Options, WindowConfigKey, WindowSettings,
 };
 use ddstream::sql::registry::{register_vendor, TableDefaults, TableFunction, Vendor};
+use ddstream::sql::scan::SliceGrid;
 use ddstream::sql::table::{ApiTable, ScanRequest, SpecScan, TableSpec};
 use ddstream::sql::ScanShape;
 use ddstream::{Error, Result};
@@ -162,6 +163,10 @@ impl TableSpec for ToySpec {
             shape: ScanShape::Windows {
                 partitions: partition_ranges(&windows, n, STEP_MS),
                 chunk: std::time::Duration::from_secs(3600),
+                grid: SliceGrid {
+                    align_ms: STEP_MS,
+                    step_ms: STEP_MS,
+                },
             },
             details: vec![],
         }))

@@ -30,11 +30,13 @@ pub enum CommonConfigKey {
     AdaptiveConcurrency,
     /// `max_host_concurrency`: the ceiling of that limit.
     MaxHostConcurrency,
+    /// `rate_limit_share`: use 1/N of the rate budget the API reports.
+    RateLimitShare,
 }
 
 impl CommonConfigKey {
     /// Every key, in documentation order.
-    pub const ALL: [CommonConfigKey; 7] = [
+    pub const ALL: [CommonConfigKey; 8] = [
         CommonConfigKey::PrefetchDepth,
         CommonConfigKey::MaxRetries,
         CommonConfigKey::RequestTimeout,
@@ -42,6 +44,7 @@ impl CommonConfigKey {
         CommonConfigKey::AllowHttp,
         CommonConfigKey::AdaptiveConcurrency,
         CommonConfigKey::MaxHostConcurrency,
+        CommonConfigKey::RateLimitShare,
     ];
 
     /// What the key means, with its default.
@@ -62,6 +65,9 @@ impl CommonConfigKey {
             CommonConfigKey::MaxHostConcurrency => {
                 "most requests in flight to one host under the adaptive limit (default 64)"
             }
+            CommonConfigKey::RateLimitShare => {
+                "use 1/N of the rate budget the API reports in X-RateLimit-Remaining, for N processes sharing one key (default 1; a distributed scan sets it to its task count)"
+            }
         };
         KeyDoc {
             name: self.name(),
@@ -81,6 +87,7 @@ impl CommonConfigKey {
             CommonConfigKey::AllowHttp => "allow_http",
             CommonConfigKey::AdaptiveConcurrency => "adaptive_concurrency",
             CommonConfigKey::MaxHostConcurrency => "max_host_concurrency",
+            CommonConfigKey::RateLimitShare => "rate_limit_share",
         }
     }
 }
@@ -104,6 +111,7 @@ impl FromStr for CommonConfigKey {
             "allow_http" => CommonConfigKey::AllowHttp,
             "adaptive_concurrency" => CommonConfigKey::AdaptiveConcurrency,
             "max_host_concurrency" => CommonConfigKey::MaxHostConcurrency,
+            "rate_limit_share" => CommonConfigKey::RateLimitShare,
             _ => return Err(()),
         })
     }
@@ -130,6 +138,8 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
     /// Allow http to non-loopback hosts.
     pub allow_http: bool,
+    /// This process uses 1/N of the API's reported rate budget.
+    pub rate_limit_share: u32,
 }
 
 impl Default for FetchSettings {
@@ -142,6 +152,7 @@ impl Default for FetchSettings {
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             allow_http: false,
+            rate_limit_share: 1,
         }
     }
 }
@@ -167,6 +178,9 @@ impl FetchSettings {
             CommonConfigKey::MaxHostConcurrency => {
                 self.max_host_concurrency = parse_count(name, value, 1024)? as usize
             }
+            CommonConfigKey::RateLimitShare => {
+                self.rate_limit_share = parse_count(name, value, 1024)? as u32
+            }
         }
         Ok(())
     }
@@ -182,6 +196,7 @@ impl FetchSettings {
                     .min(self.max_host_concurrency),
                 ceiling: self.max_host_concurrency,
             }),
+            rate_share: self.rate_limit_share,
             ..DefaultPolicy::default()
         }
     }

@@ -17,6 +17,7 @@ pub use spec::DatadogSpec;
 use crate::adapters::datadog::{DatadogV1Adapter, DatadogV1Options};
 use crate::engine::Transport;
 use crate::sql::config::{KeyDoc, OptionValue, Options};
+use crate::sql::origin::TableOrigin;
 use crate::sql::registry::{TableDefaults, TableFunction, Vendor};
 use crate::sql::table::ApiTable;
 use crate::{Error, Result};
@@ -77,6 +78,36 @@ impl Vendor for DatadogVendor {
         let mut config = start.with_kind(self.0);
         defaults.apply_with(self, options, |k, v| config.apply(k, v))?;
         config.into_table(transport)
+    }
+
+    /// Every option but the keys (a worker takes its own from `DD_API_KEY`, `DD_APP_KEY` or its
+    /// config); the site the coordinator read from `DD_SITE`, as the `site` option.
+    fn portable_options(&self, origin: &TableOrigin) -> Result<Options> {
+        use DatadogConfigKey as K;
+        let key_of = |k: &str| k.parse::<K>().ok();
+        let mut out: Options = Vec::new();
+        let has_site = origin
+            .options
+            .iter()
+            .any(|(k, _)| key_of(k) == Some(K::Site));
+        if origin.from_env && !has_site {
+            if let Ok(site) = std::env::var("DD_SITE") {
+                if !site.trim().is_empty() {
+                    out.push((
+                        "site".to_string(),
+                        OptionValue::Text(site.trim().to_string()),
+                    ));
+                }
+            }
+        }
+        out.extend(
+            origin
+                .options
+                .iter()
+                .filter(|(k, _)| !matches!(key_of(k), Some(K::ApiKey | K::AppKey)))
+                .cloned(),
+        );
+        Ok(out)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::sql::config::window::{partition_on_windows, RowTimes};
 use crate::sql::config::FetchSettings;
 use crate::sql::filters::PushedFilters;
 use crate::sql::rollup::{split_at_buckets, RollupHint, RollupSupport};
-use crate::sql::scan::ScanShape;
+use crate::sql::scan::{ScanShape, SliceGrid};
 use crate::sql::table::{ScanRequest, SpecScan, TableSpec};
 use crate::Result;
 
@@ -339,13 +339,17 @@ impl DatadogSpec {
             details.insert(1, ("rollup", hint.to_string()));
         }
         let chunk = self.chunk(granularity_s);
-        let chunk_ms = i64::try_from(chunk.as_millis()).unwrap_or(i64::MAX);
+        let grid = SliceGrid {
+            align_ms: granularity_s * 1000,
+            step_ms: i64::try_from(chunk.as_millis()).unwrap_or(i64::MAX),
+        };
         Ok(Some(SpecScan {
             adapters,
             policy: self.policy(granularity_s),
             shape: ScanShape::Windows {
-                partitions: partition_on_windows(windows, n, granularity_s * 1000, chunk_ms),
+                partitions: partition_on_windows(windows, n, grid.align_ms, grid.step_ms),
                 chunk,
+                grid,
             },
             details,
         }))

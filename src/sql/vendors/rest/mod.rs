@@ -12,10 +12,11 @@ pub use config::{column_from_field, RestConfig, RestConfigKey, RestKind};
 pub use spec::RestSpec;
 
 use crate::engine::Transport;
-use crate::sql::config::{KeyDoc, Options};
+use crate::sql::config::{KeyDoc, OptionValue, Options};
+use crate::sql::origin::TableOrigin;
 use crate::sql::registry::{TableDefaults, Vendor};
 use crate::sql::table::ApiTable;
-use crate::Result;
+use crate::{Error, Result};
 
 /// One REST paging style in the vendor registry.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +56,84 @@ impl Vendor for RestVendor {
         }
         defaults.apply_with(self, options, |k, v| config.apply(k, v))?;
         config.into_table(transport)
+    }
+
+    /// The options with `params`/`headers` objects flattened to `params.<name>` entries, each
+    /// checked: `${ENV}` references travel as written (each worker expands its own), and a
+    /// literal value of a credential-like name (or URL parameter) is refused, so no key is ever
+    /// sent to a worker.
+    fn portable_options(&self, origin: &TableOrigin) -> Result<Options> {
+        let mut out: Options = Vec::new();
+        for (key, value) in &origin.options {
+            let lower = key.trim().to_ascii_lowercase();
+            let family = ["params", "headers"].into_iter().find(|f| *f == lower);
+            match (family, value) {
+                (Some(family), OptionValue::Json(serde_json::Value::Object(entries))) => {
+                    for (name, v) in entries {
+                        let entry = format!("{family}.{name}");
+                        let text = OptionValue::Json(v.clone()).into_text(&entry)?;
+                        check_portable(self.name(), &entry, name, &text)?;
+                        out.push((entry, OptionValue::Text(text)));
+                    }
+                }
+                _ => {
+                    match key.parse::<RestConfigKey>() {
+                        Ok(RestConfigKey::Param(name)) | Ok(RestConfigKey::Header(name)) => {
+                            let text = value.clone().into_text(key)?;
+                            check_portable(self.name(), key, &name, &text)?;
+                        }
+                        Ok(RestConfigKey::Url) => {
+                            let text = value.clone().into_text(key)?;
+                            check_url(self.name(), &text)?;
+                        }
+                        _ => {}
+                    }
+                    out.push((key.clone(), value.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a parameter or header called `name` likely carries a credential.
+fn looks_like_credential(name: &str) -> bool {
+    const WORDS: [&str; 9] = [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "cookie",
+        "signature",
+        "credential",
+    ];
+    let name = name.to_ascii_lowercase();
+    WORDS.iter().any(|w| name.contains(w))
+}
+
+fn check_portable(vendor: &str, option: &str, name: &str, value: &str) -> Result<()> {
+    if value.contains("${") || !looks_like_credential(name) {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "{vendor}: '{option}' holds a literal value that looks like a credential, which a distributed plan would send to every worker; write it as '${{ENV_VAR}}' and set ENV_VAR on every worker"
+    )))
+}
+
+fn check_url(vendor: &str, url: &str) -> Result<()> {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return Ok(());
+    };
+    match parsed
+        .query_pairs()
+        .find(|(name, _)| looks_like_credential(name))
+    {
+        Some((name, _)) => Err(Error::config(format!(
+            "{vendor}: the URL carries the parameter '{name}', which looks like a credential and a distributed plan would send to every worker; move it to 'params.{name}' = '${{ENV_VAR}}' and set ENV_VAR on every worker"
+        ))),
+        None => Ok(()),
     }
 }
 
