@@ -145,16 +145,18 @@ fn slices_of(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>, task: usi
     out
 }
 
-impl NamedWorker {
-    fn task_name(&self, key: &TaskKey) -> String {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| format!("stage {}, task {}", key.stage_id, key.task_number))
-    }
+/// The name `coordinator_channel` gave `key`'s task, looked up when an error needs it (the
+/// task's streams may be opened before its plan is set).
+fn task_name(tasks: &TaskNames, key: &TaskKey) -> String {
+    tasks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| format!("stage {}, task {}", key.stage_id, key.task_number))
+}
 
+impl NamedWorker {
     /// `e`, named after this worker and `key`'s task. A transport failure becomes one sentence
     /// (the gRPC status text of a broken connection is not for users); the worker's own errors
     /// keep their message.
@@ -219,18 +221,19 @@ impl WorkerChannel for NamedWorker {
         metrics: ExecutionPlanMetricsSet,
         task_ctx: &Arc<TaskContext>,
     ) -> DFResult<Vec<BoxStream<'static, DFResult<RecordBatch>>>> {
-        let name = self.task_name(&request.task_key);
+        let key = request.task_key;
         let url = self.url.clone();
+        let tasks = Arc::clone(&self.tasks);
         let streams = self
             .inner
             .execute_task(headers, request, metrics, task_ctx)
             .await
-            .map_err(|e| Self::named(&url, &name, e))?;
+            .map_err(|e| Self::named(&url, &task_name(&tasks, &key), e))?;
         Ok(streams
             .into_iter()
             .map(|s| {
-                let (url, name) = (url.clone(), name.clone());
-                s.map(move |b| b.map_err(|e| Self::named(&url, &name, e)))
+                let (url, tasks) = (url.clone(), Arc::clone(&tasks));
+                s.map(move |b| b.map_err(|e| Self::named(&url, &task_name(&tasks, &key), e)))
                     .boxed()
             })
             .collect())

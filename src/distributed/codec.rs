@@ -96,6 +96,13 @@ fn codec_error(message: String) -> DataFusionError {
     DataFusionError::Execution(message)
 }
 
+/// Whether `scan` can be sent to a worker: checked while planning, so that a scan that cannot
+/// (a literal credential, a table of an unknown vendor) fails the query at once with its reason
+/// rather than as a worker left waiting for its plan.
+pub(crate) fn check_portable(scan: &ApiScanExec) -> DFResult<()> {
+    encode_scan(scan).map(|_| ())
+}
+
 fn encode_scan(scan: &ApiScanExec) -> DFResult<NodeProto> {
     let origin = scan.origin().ok_or_else(|| {
         codec_error(format!(

@@ -30,6 +30,9 @@ pub fn desired_task_count(
     event: DesiredTaskCountEvent,
 ) -> Option<DFResult<DesiredTaskCountEventResponse>> {
     let scan = event.plan.downcast_ref::<ApiScanExec>()?;
+    if let Err(e) = super::codec::check_portable(scan) {
+        return Some(Err(e));
+    }
     Some(Ok(match &scan.params().shape {
         ScanShape::Windows {
             partitions, grid, ..

@@ -15,6 +15,7 @@ mod cli_simulate;
 mod cli_store;
 mod common;
 mod conformance;
+mod distributed;
 mod engine;
 mod faults;
 #[cfg(unix)]
