@@ -16,6 +16,7 @@ mod cli_store;
 mod common;
 mod conformance;
 mod distributed;
+mod distributed_codec;
 mod engine;
 mod faults;
 #[cfg(unix)]
