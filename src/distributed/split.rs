@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use datafusion::error::Result as DFResult;
+use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion_distributed::{
     DesiredTaskCountEvent, DesiredTaskCountEventResponse, ScaleUpLeafNodeEvent,
     ScaleUpLeafNodeEventResponse,
@@ -29,6 +29,13 @@ fn window_count(partitions: &[Vec<TimeWindow>], step_ms: i64) -> usize {
 pub fn desired_task_count(
     event: DesiredTaskCountEvent,
 ) -> Option<DFResult<DesiredTaskCountEventResponse>> {
+    #[cfg(feature = "store")]
+    if event.plan.is::<crate::store::sql::StoreScanExec>() {
+        // The store's SQLite metadata is local to this process.
+        return Some(Err(DataFusionError::Plan(
+            "the datastream store's tables cannot be read by workers: run this query without --workers, or write the rows to Parquet first (ddstream --store ... -o rows.parquet \"SELECT ...\") and query that file".into(),
+        )));
+    }
     let scan = event.plan.downcast_ref::<ApiScanExec>()?;
     if let Err(e) = super::codec::check_portable(scan) {
         return Some(Err(e));

@@ -584,3 +584,109 @@ impl ScanTotals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::Schema;
+
+    const H: i64 = 3_600_000;
+
+    fn scan(partitions: Vec<Vec<TimeWindow>>, step_ms: i64) -> ApiScanExec {
+        let params = ScanParams {
+            adapter: "t",
+            engines: vec![],
+            shape: ScanShape::Windows {
+                partitions,
+                chunk: Duration::from_millis(step_ms as u64),
+                grid: SliceGrid {
+                    align_ms: 60_000,
+                    step_ms,
+                },
+            },
+            details: vec![],
+            projection: None,
+            limit: None,
+        };
+        ApiScanExec::new(params, Arc::new(Schema::empty()))
+    }
+
+    /// Every window of `step` in `[0, end)` exactly once, in order, across tasks.
+    fn windows_of(tasks: &TaskSlices, step: i64) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        for ranges in tasks.iter().flatten() {
+            for r in ranges {
+                let mut s = r.start_ms;
+                while s < r.end_ms {
+                    out.push((s, (s + step).min(r.end_ms)));
+                    s += step;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_week_split_over_three_tasks_fetches_each_window_once_on_window_edges() {
+        let week = vec![vec![TimeWindow::new(0, 42 * 4 * H)]];
+        let split = scan(week, 4 * H).split_across(3).unwrap();
+        let tasks = split.tasks().unwrap();
+        assert_eq!(tasks.len(), 3);
+        // One partition per task, as the scan had; 14 windows each.
+        for t in tasks {
+            assert_eq!(t.len(), 1);
+            let len: i64 = t.iter().flatten().map(TimeWindow::len_ms).sum();
+            assert_eq!(len, 14 * 4 * H);
+        }
+        let want: Vec<(i64, i64)> = (0..42).map(|i| (i * 4 * H, (i + 1) * 4 * H)).collect();
+        assert_eq!(windows_of(tasks, 4 * H), want);
+        assert_eq!(split.properties().partitioning.partition_count(), 1);
+    }
+
+    #[test]
+    fn uneven_and_short_ranges_keep_every_task_the_same_partition_count() {
+        // 5 windows over 2 tasks of 4 partitions: 3 and 2 slices, padded with empty ones.
+        let five = vec![
+            vec![TimeWindow::new(0, 2 * H)],
+            vec![TimeWindow::new(2 * H, 5 * H)],
+        ];
+        let split = scan(five, H).split_across(2).unwrap();
+        let tasks = split.tasks().unwrap();
+        assert!(tasks.iter().all(|t| t.len() == tasks[0].len()));
+        let want: Vec<(i64, i64)> = (0..5).map(|i| (i * H, (i + 1) * H)).collect();
+        assert_eq!(windows_of(tasks, H), want);
+        // One window cannot be cut: the scan stays whole.
+        assert!(scan(vec![vec![TimeWindow::new(0, H)]], H)
+            .split_across(3)
+            .is_none());
+    }
+
+    #[test]
+    fn deal_slices_gives_contiguous_runs() {
+        let slices: Vec<Vec<TimeWindow>> = (0..7)
+            .map(|i| vec![TimeWindow::new(i * H, (i + 1) * H)])
+            .collect();
+        let tasks = deal_slices(slices, 3);
+        let lens: Vec<usize> = tasks
+            .iter()
+            .map(|t| t.iter().filter(|p| !p.is_empty()).count())
+            .collect();
+        assert_eq!(lens, [2, 2, 3]);
+        assert!(tasks.iter().all(|t| t.len() == 3));
+    }
+
+    #[test]
+    fn an_unsplit_scan_runs_only_in_the_first_of_several_tasks() {
+        let whole = scan(vec![vec![TimeWindow::new(0, 2 * H)]], H);
+        assert!(whole.ranges_of(0, 3, 0).is_some());
+        assert!(whole.ranges_of(1, 3, 0).is_none());
+        assert!(whole.ranges_of(2, 3, 0).is_none());
+        let split = scan(vec![vec![TimeWindow::new(0, 2 * H)]], H)
+            .split_across(2)
+            .unwrap();
+        assert_eq!(
+            split.ranges_of(1, 2, 0),
+            Some(&[TimeWindow::new(H, 2 * H)][..])
+        );
+    }
+}

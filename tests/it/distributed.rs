@@ -518,3 +518,26 @@ fn three_workers_under_one_rate_limit_collect_no_more_429s_than_one_process() {
         too_many(&requests)
     );
 }
+
+#[test]
+fn store_tables_in_a_distributed_query_are_refused_with_what_to_do() {
+    let (_rt, sim) = runtime_and(SimulatorConfig::default());
+    let workers = start_workers(2, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().to_str().unwrap().to_string();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-q", "--store", &store, "--base-url", &sim.base_url()])
+        .args(["--workers", &list(&workers)])
+        .arg(format!(
+            "SELECT count(*) FROM store.datapoints d JOIN datadog_v1('system.cpu.user{{*}}', '60s') a ON d.ts = a.ts WHERE {}",
+            WEEK.replace("ts ", "a.ts ")
+        ));
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("the datastream store's tables cannot be read by workers")
+            && err.contains("without --workers"),
+        "{err}"
+    );
+}

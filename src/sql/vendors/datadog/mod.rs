@@ -233,3 +233,32 @@ pub async fn validate_credentials(
         hint: Some("check DD_API_KEY, and DD_SITE or base_url"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_travel_and_the_rest_does() {
+        let origin = TableOrigin {
+            vendor: "datadog_v1",
+            options: vec![
+                (
+                    "query".into(),
+                    OptionValue::Text("system.cpu.user{*}".into()),
+                ),
+                ("API_KEY".into(), OptionValue::Text("k-123".into())),
+                ("format.app_key".into(), OptionValue::Text("a-456".into())),
+                ("granularity".into(), OptionValue::Text("60s".into())),
+            ],
+            declared: vec![],
+            // No site is added without DD_SITE in the options or the environment of a test.
+            from_env: false,
+        };
+        let out = DatadogVendor(DatadogKind::V1)
+            .portable_options(&origin)
+            .unwrap();
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["query", "granularity"]);
+    }
+}

@@ -143,3 +143,74 @@ impl RestConfig {
         ApiTable::new(Arc::new(RestSpec::new(self)?), transport)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(options: Options) -> TableOrigin {
+        TableOrigin {
+            vendor: "page_api",
+            options,
+            declared: vec![],
+            from_env: true,
+        }
+    }
+
+    fn text(k: &str, v: &str) -> (String, OptionValue) {
+        (k.to_string(), OptionValue::Text(v.to_string()))
+    }
+
+    #[test]
+    fn references_travel_and_literal_credentials_are_refused() {
+        let vendor = RestVendor(RestKind::Page);
+        let ok = origin(vec![
+            text("url", "https://api.example.com/v1/items?status=open"),
+            text("headers.Authorization", "Bearer ${ITEMS_TOKEN}"),
+            text("params.per_page", "50"),
+            (
+                "headers".into(),
+                OptionValue::Json(
+                    serde_json::json!({"X-Api-Key": "${ITEMS_KEY}", "Accept": "application/json"}),
+                ),
+            ),
+        ]);
+        let out = vendor.portable_options(&ok).unwrap();
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "url",
+                "headers.Authorization",
+                "params.per_page",
+                "headers.Accept",
+                "headers.X-Api-Key"
+            ]
+        );
+        for (options, named) in [
+            (
+                vec![text("headers.Authorization", "Bearer abc123")],
+                "'headers.Authorization'",
+            ),
+            (vec![text("params.api_key", "abc123")], "'params.api_key'"),
+            (
+                vec![(
+                    "params".into(),
+                    OptionValue::Json(serde_json::json!({"access_token": "abc123"})),
+                )],
+                "'params.access_token'",
+            ),
+            (
+                vec![text("url", "https://api.example.com/items?api_key=abc123")],
+                "'api_key'",
+            ),
+        ] {
+            let err = vendor
+                .portable_options(&origin(options))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named) && err.contains("${ENV_VAR}"), "{err}");
+            assert!(!err.contains("abc123"), "{err}");
+        }
+    }
+}
