@@ -3,7 +3,7 @@
 # Markdown tables (also saved under target/bench-results/). Loopback only.
 #
 #   benches/run_all.sh            # everything
-#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup store
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup store distributed
 #
 # Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
 # (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
@@ -189,6 +189,65 @@ section_store() {
   [ -x "$py" ] || benches/peers/setup.sh
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" > "$out/store.log"
   BENCH_TMP="$tmp" cargo bench --bench store 2>> "$out/store.log" | sed -n '/^## Store/,$p' | tee "$out/store.md"
+}
+
+# Distributed scans (issue 18): 30 days at 60 s (180 windows of 4 h), simulator latency 100 ms, over
+# 1 (one process), 2 and 4 worker processes on loopback; each process holds a fixed 4 partitions x
+# prefetch 2 = 8 requests in flight (adaptive concurrency off, so the concurrency is known), so the
+# discrete latency limit is ceil(180 windows / (8 x workers)) rounds of 100 ms. Then the defaults
+# (adaptive concurrency). Env: BENCH_DIST_REPEATS (default 5).
+section_distributed() {
+  local repeats="${BENCH_DIST_REPEATS:-5}" latency_ms=100 windows=180 per_process=8
+  start_sim --latency-ms "$latency_ms"
+  local addrs=()
+  for i in 1 2 3 4; do
+    local log="$tmp/worker.$i.log"
+    "$bin" worker --listen 127.0.0.1:0 > /dev/null 2> "$log" &
+    pids+=("$!")
+    for _ in $(seq 100); do
+      grep -q 'listening on' "$log" && break
+      sleep 0.1
+    done
+    addrs+=("$(sed -n 's/.*listening on //p' "$log")")
+  done
+  local range="ts >= TIMESTAMP '2026-10-28T00:00:00Z' AND ts < TIMESTAMP '2026-11-27T00:00:00Z'"
+  local fixed="CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS ('granularity' '60s', 'max_concurrency' '4', 'prefetch_depth' '2', 'adaptive_concurrency' 'false'); SELECT count(*) FROM cpu WHERE $range"
+  local default="SELECT count(*) FROM datadog_v1('system.cpu.user{*}', '60s') WHERE $range"
+  {
+    echo "## Distributed scans: 30 days at 60 s (180 windows), simulator latency ${latency_ms} ms, median of $repeats"
+    echo
+    echo "| settings | workers | wall s (median) | runs | rows | discrete limit s | wall / limit |"
+    echo "|---|---:|---:|---|---:|---:|---:|"
+    for settings in fixed default; do
+      local sql="$fixed"
+      [ "$settings" = default ] && sql="$default"
+      for n in 1 2 4; do
+        local list
+        list="$(IFS=,; echo "${addrs[*]:0:$n}")"
+        local args=(-q --format csv --base-url "$sim_url")
+        [ "$n" -gt 1 ] && args+=(--workers "$list")
+        local rows
+        rows="$("$bin" "${args[@]}" "$sql" | tail -1)"
+        local runs=()
+        for _ in $(seq "$repeats"); do runs+=("$(wall "$bin" "${args[@]}" "$sql")"); done
+        local m limit
+        m="$(median "${runs[@]}")"
+        if [ "$settings" = fixed ]; then
+          limit="$(python3 -c "import math; print(f'{math.ceil($windows / ($per_process * $n)) * $latency_ms / 1000:.3f}')")"
+        else
+          # Adaptive: up to 64 in flight per process after slow start (16, 32, 64).
+          limit="$(python3 -c "
+w=$windows/$n; r=0; c=16
+while w>0: w-=c; r+=1; c=min(c*2,64)
+print(f'{r*$latency_ms/1000:.3f}')")"
+        fi
+        local label="$n"
+        [ "$n" = 1 ] && label="1 (one process)"
+        echo "| $settings | $label | $m | ${runs[*]} | $rows | $limit | $(ratio "$m" "$limit") |"
+      done
+    done
+  } | tee "$out/distributed.md"
+  stop_sim
 }
 
 for s in $sections; do

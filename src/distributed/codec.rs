@@ -65,8 +65,11 @@ struct WireScan {
     options: Vec<(String, WireValue)>,
     inputs: ScanInputs,
     /// `[task][partition]` ranges as `(start_ms, end_ms)`.
-    tasks: Option<Vec<Vec<Vec<(i64, i64)>>>>,
+    tasks: Option<WireTasks>,
 }
+
+/// `[task][partition]` time ranges as `(start_ms, end_ms)`.
+type WireTasks = Vec<Vec<Vec<(i64, i64)>>>;
 
 /// Encodes and decodes ddstream's plan nodes. Register it on the coordinator and on every
 /// worker (`with_distributed_user_codec`); a worker's codec rebuilds tables over its own

@@ -4,12 +4,12 @@
 
 use std::net::SocketAddr;
 
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, Worker, WorkerQueryContext};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
@@ -22,7 +22,7 @@ use crate::{Error, Result};
 pub struct WorkerHandle {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    served: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+    served: Option<SpawnedTask<std::result::Result<(), tonic::transport::Error>>>,
 }
 
 impl WorkerHandle {
@@ -39,7 +39,7 @@ impl WorkerHandle {
         let served = self.served.take();
         let stopped = async {
             match served {
-                Some(task) => task.await,
+                Some(task) => task.join().await,
                 None => Ok(Ok(())),
             }
         };
@@ -89,7 +89,7 @@ pub async fn serve_worker(listen: SocketAddr, defaults: TableDefaults) -> Result
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let served = tokio::spawn(
+    let served = SpawnedTask::spawn(
         Server::builder()
             .add_service(worker.into_worker_server())
             .serve_with_incoming_shutdown(incoming, async {

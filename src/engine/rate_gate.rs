@@ -95,7 +95,8 @@ impl RateGate {
 
     /// The process-wide gate for `key` (host and endpoint) at `share` (1: the whole budget).
     pub fn shared(key: &str, share: u32) -> Arc<RateGate> {
-        static GATES: OnceLock<Mutex<HashMap<(String, u32), Arc<RateGate>>>> = OnceLock::new();
+        type Gates = HashMap<(String, u32), Arc<RateGate>>;
+        static GATES: OnceLock<Mutex<Gates>> = OnceLock::new();
         let gates = GATES.get_or_init(Default::default);
         let mut map = gates.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(

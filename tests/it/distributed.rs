@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use datafusion::common::runtime::SpawnedTask;
 use ddstream::simulator::{LoggedRequest, RateLimit, Simulator, SimulatorConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddstream");
@@ -305,6 +306,7 @@ fn explain_shows_the_stages_and_each_tasks_slice() {
 struct Recorder {
     addr: String,
     sent: Arc<Mutex<Vec<u8>>>,
+    _relay: SpawnedTask<()>,
 }
 
 fn record_in_front_of(runtime: &tokio::runtime::Runtime, upstream: &str) -> Recorder {
@@ -315,8 +317,11 @@ fn record_in_front_of(runtime: &tokio::runtime::Runtime, upstream: &str) -> Reco
     let sent = Arc::new(Mutex::new(Vec::new()));
     let upstream = upstream.to_string();
     let keep = Arc::clone(&sent);
-    runtime.spawn(async move {
+    let _inside = runtime.enter();
+    let task = SpawnedTask::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // The relays of every connection, stopped with the accept loop.
+        let mut relays = tokio::task::JoinSet::new();
         while let Ok((client, _)) = listener.accept().await {
             let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
                 continue;
@@ -324,7 +329,7 @@ fn record_in_front_of(runtime: &tokio::runtime::Runtime, upstream: &str) -> Reco
             let (mut c_read, mut c_write) = client.into_split();
             let (mut s_read, mut s_write) = server.into_split();
             let keep = Arc::clone(&keep);
-            tokio::spawn(async move {
+            relays.spawn(async move {
                 let mut buf = vec![0u8; 16384];
                 while let Ok(n) = c_read.read(&mut buf).await {
                     if n == 0 || s_write.write_all(&buf[..n]).await.is_err() {
@@ -334,13 +339,17 @@ fn record_in_front_of(runtime: &tokio::runtime::Runtime, upstream: &str) -> Reco
                 }
                 let _ = s_write.shutdown().await;
             });
-            tokio::spawn(async move {
+            relays.spawn(async move {
                 let _ = tokio::io::copy(&mut s_read, &mut c_write).await;
                 let _ = c_write.shutdown().await;
             });
         }
     });
-    Recorder { addr, sent }
+    Recorder {
+        addr,
+        sent,
+        _relay: task,
+    }
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -73,12 +73,10 @@ fn every_adapters_scan_round_trips_with_the_same_explain_and_rows() {
             format!("SELECT * FROM datadog_v1('system.cpu.user{{*}} by {{host}}', '60s') WHERE {day} AND scope = 'host:web-1'"),
             format!("SELECT * FROM datadog_v2_timeseries('avg:system.cpu.user{{*}} by {{host}}', '5m') WHERE {day}"),
             "SELECT * FROM datadog_v2_scalar('avg:system.cpu.user{*} by {host}', '1h') WHERE chunk_start >= TIMESTAMP '2026-11-20T00:00:00Z' AND chunk_start < TIMESTAMP '2026-11-20T06:00:00Z'".to_string(),
-            format!(
-                "SELECT id, note FROM page_t WHERE id > 0 LIMIT 30",
-            ),
+            "SELECT id, note FROM page_t WHERE id > 0 LIMIT 30".to_string(),
             "SELECT * FROM token_t".to_string(),
             // Rolled up: whole hours plus the cut edges, two scans.
-            format!("SELECT date_bin(INTERVAL '1 hour', ts) AS h, max(max) FROM datadog_v1('system.cpu.user{{*}}', '60s') WHERE ts >= TIMESTAMP '2026-11-20T00:30:00Z' AND ts < TIMESTAMP '2026-11-21T00:00:00Z' GROUP BY 1"),
+            "SELECT date_bin(INTERVAL '1 hour', ts) AS h, max(max) FROM datadog_v1('system.cpu.user{*}', '60s') WHERE ts >= TIMESTAMP '2026-11-20T00:30:00Z' AND ts < TIMESTAMP '2026-11-21T00:00:00Z' GROUP BY 1".to_string(),
         ];
         ctx.sql(&format!(
             "CREATE EXTERNAL TABLE page_t (id BIGINT, note VARCHAR) STORED AS PAGE_API LOCATION '{base}/api/page/events?total=70' \
