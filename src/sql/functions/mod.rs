@@ -14,6 +14,7 @@ pub mod derive;
 pub mod downsample;
 pub mod granularity;
 pub mod time_downsamplers;
+mod value_counts;
 pub mod value_downsamplers;
 
 use std::sync::Arc;

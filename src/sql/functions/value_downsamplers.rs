@@ -3,7 +3,6 @@
 //! `frequencies` (from a value → count table). Nulls are skipped. Every accumulator has a state
 //! and a merge, so partial/final aggregation over many partitions gives the same answer as one.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -16,6 +15,8 @@ use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+
+use super::value_counts::ValueCounts;
 
 /// Which statistic a [`Moments`] UDAF returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,7 +321,7 @@ impl AggregateUDFImpl for Frequency {
         Ok(Box::new(FrequencyAccumulator {
             kind: self.kind,
             data_type: input.data_type().clone(),
-            counts: HashMap::new(),
+            counts: ValueCounts::new(input.data_type()),
         }))
     }
 }
@@ -329,16 +330,7 @@ impl AggregateUDFImpl for Frequency {
 struct FrequencyAccumulator {
     kind: FrequencyKind,
     data_type: DataType,
-    counts: HashMap<ScalarValue, i64>,
-}
-
-impl FrequencyAccumulator {
-    /// Entries sorted by value (ScalarValue's order: total order for floats).
-    fn sorted(&self) -> Vec<(&ScalarValue, i64)> {
-        let mut entries: Vec<_> = self.counts.iter().map(|(k, c)| (k, *c)).collect();
-        entries.sort_by(|a, b| a.0.partial_cmp(b.0).unwrap_or(std::cmp::Ordering::Equal));
-        entries
-    }
+    counts: ValueCounts,
 }
 
 impl Accumulator for FrequencyAccumulator {
@@ -347,15 +339,7 @@ impl Accumulator for FrequencyAccumulator {
             return exec_err!("{:?}: no input column", self.kind);
         };
         let values = cast(values, &self.data_type)?;
-        for i in 0..values.len() {
-            if values.is_valid(i) {
-                *self
-                    .counts
-                    .entry(ScalarValue::try_from_array(&values, i)?)
-                    .or_insert(0) += 1;
-            }
-        }
-        Ok(())
+        self.counts.add(&values, None)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -368,27 +352,20 @@ impl Accumulator for FrequencyAccumulator {
             if values.is_null(row) || counts.is_null(row) {
                 continue;
             }
-            let vs = values.value(row);
+            let vs = cast(&values.value(row), &self.data_type)?;
             let cs = counts.value(row);
             let cs = cs.as_primitive::<Int64Type>();
             if vs.len() != cs.len() {
                 return exec_err!("{:?}: state lists differ in length", self.kind);
             }
-            for i in 0..vs.len() {
-                if vs.is_valid(i) && cs.is_valid(i) {
-                    *self
-                        .counts
-                        .entry(ScalarValue::try_from_array(&vs, i)?)
-                        .or_insert(0) += cs.value(i);
-                }
-            }
+            self.counts.add(&vs, Some(cs))?;
         }
         Ok(())
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let entries = self.sorted();
-        let keys: Vec<ScalarValue> = entries.iter().map(|(k, _)| (*k).clone()).collect();
+        let entries = self.counts.sorted(&self.data_type)?;
+        let keys: Vec<ScalarValue> = entries.iter().map(|(k, _)| k.clone()).collect();
         let counts: Vec<ScalarValue> = entries
             .iter()
             .map(|(_, c)| ScalarValue::Int64(Some(*c)))
@@ -400,11 +377,11 @@ impl Accumulator for FrequencyAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let entries = self.sorted();
+        let entries = self.counts.sorted(&self.data_type)?;
         match self.kind {
             FrequencyKind::MostOften | FrequencyKind::LeastOften => {
                 match pick_by_count(entries, self.kind == FrequencyKind::MostOften) {
-                    Some(k) => Ok(k.clone()),
+                    Some(k) => Ok(k),
                     None => ScalarValue::try_from(&self.data_type),
                 }
             }
@@ -412,10 +389,10 @@ impl Accumulator for FrequencyAccumulator {
                 if entries.is_empty() {
                     return ScalarValue::try_from(&map_type(&self.data_type));
                 }
-                let keys = ScalarValue::iter_to_array(entries.iter().map(|(k, _)| (*k).clone()))?;
                 let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(
                     entries.iter().map(|(_, c)| *c),
                 ));
+                let keys = ScalarValue::iter_to_array(entries.into_iter().map(|(k, _)| k))?;
                 let struct_array = StructArray::try_new(
                     map_struct_fields(&self.data_type),
                     vec![keys, counts],
@@ -439,12 +416,7 @@ impl Accumulator for FrequencyAccumulator {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self
-                .counts
-                .keys()
-                .map(|k| k.size() + std::mem::size_of::<i64>())
-                .sum::<usize>()
+        std::mem::size_of_val(self) + self.counts.size()
     }
 }
 
@@ -512,7 +484,7 @@ mod tests {
             Box::new(FrequencyAccumulator {
                 kind,
                 data_type: DataType::Utf8,
-                counts: HashMap::new(),
+                counts: ValueCounts::new(&DataType::Utf8),
             })
         };
         let parts = || -> Vec<ArrayRef> {
