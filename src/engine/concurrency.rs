@@ -85,7 +85,10 @@ impl LimitState {
         (self.limit.floor() as usize).clamp(1, self.bounds.ceiling.max(1))
     }
 
-    fn cut(&mut self, factor: f64, now: Instant) {
+    /// Cuts the limit by `factor`, at most once per round trip; `from_used`: from what was in
+    /// flight when that is less than the limit (TCP's FlightSize rule, RFC 5681), so that a limit
+    /// opened to a large rate budget but used by 16 requests falls to 8 on throttling, not 32.
+    fn cut(&mut self, factor: f64, now: Instant, from_used: bool) {
         let round_trip = self.min_rtt.unwrap_or(Duration::from_millis(100));
         if self
             .last_cut
@@ -93,7 +96,12 @@ impl LimitState {
         {
             return;
         }
-        self.limit = (self.limit * factor).max(1.0);
+        let base = if from_used {
+            self.limit.min((self.in_flight + 1).max(2) as f64)
+        } else {
+            self.limit
+        };
+        self.limit = (base * factor).max(1.0);
         self.slow_start_below = self.limit;
         self.last_cut = Some(now);
     }
@@ -101,7 +109,7 @@ impl LimitState {
     fn observe(&mut self, signal: Signal, now: Instant) {
         match signal {
             Signal::Ignore => {}
-            Signal::Overloaded => self.cut(0.5, now),
+            Signal::Overloaded => self.cut(0.5, now, true),
             Signal::Answered(rtt) => {
                 let min = match self.min_rtt {
                     Some(m) => m.mul_f64(MIN_RTT_DECAY).min(rtt),
@@ -110,7 +118,7 @@ impl LimitState {
                 self.min_rtt = Some(min);
                 if rtt.as_secs_f64() > min.as_secs_f64() * LATENCY_RISE && rtt > min + LATENCY_SLACK
                 {
-                    self.cut(0.9, now);
+                    self.cut(0.9, now, false);
                     return;
                 }
                 // Grow only while the limit is what holds requests back (it was reached within
@@ -217,6 +225,22 @@ impl HostLimit {
         }
     }
 
+    /// Opens the limit to `budget` requests (at most the ceiling) at once, skipping slow start,
+    /// when the host has said how many it will take (its rate budget) and the limit was never
+    /// cut: slow start probes a host that said nothing, and costs round trips (three for 42
+    /// windows) against one that said 1599. It never lowers the limit.
+    pub fn open_to(&self, budget: usize) {
+        {
+            let mut s = self.lock();
+            let target = budget.min(s.bounds.ceiling) as f64;
+            if s.last_cut.is_some() || target <= s.limit {
+                return;
+            }
+            s.limit = target;
+        }
+        self.freed.notify_waiters();
+    }
+
     /// The requests allowed in flight now.
     pub fn current(&self) -> usize {
         self.lock().allowed()
@@ -273,6 +297,22 @@ mod tests {
             );
         }
         slots
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_known_budget_opens_the_limit_until_the_first_cut() {
+        let limit = HostLimit::new(bounds(16, 64));
+        limit.open_to(1599);
+        assert_eq!(limit.current(), 64, "opened to the ceiling");
+        limit.open_to(10);
+        assert_eq!(limit.current(), 64, "never lowered");
+        // Throttled with 16 in flight: halved from the 16 used, not from the 64 allowed.
+        let mut slots = take(&limit, 16).await;
+        slots.pop().unwrap().finish(Signal::Overloaded);
+        assert_eq!(limit.current(), 8);
+        // After a cut, only the usual growth raises it again.
+        limit.open_to(1599);
+        assert_eq!(limit.current(), 8);
     }
 
     #[tokio::test(start_paused = true)]

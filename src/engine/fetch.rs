@@ -192,7 +192,11 @@ async fn fetch_with_retries(
         let (failure, hint) = match outcome {
             Ok(response) => {
                 super::answered::mark(&authority);
-                permit.observe(response.status, &response.headers);
+                let budget = permit.observe(response.status, &response.headers);
+                if let (Some(limit), Some(budget)) = (&host_limit, budget) {
+                    // The host said how many requests it will take: no need to slow-start.
+                    limit.open_to(usize::try_from(budget).unwrap_or(0));
+                }
                 EngineMetrics::add(&ctx.metrics.bytes, response.body.len() as u64);
                 if (200..300).contains(&response.status) {
                     match adapter.parse(cursor, &response) {

@@ -70,9 +70,14 @@ pub struct GatePermit {
 }
 
 impl GatePermit {
-    /// Updates the gate from the response.
-    pub fn observe(&self, status: u16, headers: &HeaderMap) {
+    /// Updates the gate from the response; returns this process's share of the budget left
+    /// when a successful response reports one.
+    pub fn observe(&self, status: u16, headers: &HeaderMap) -> Option<i64> {
         self.gate.observe(status, headers);
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        header_i64(headers, "x-ratelimit-remaining").map(|r| r / self.gate.share)
     }
 }
 
