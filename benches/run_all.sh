@@ -136,6 +136,16 @@ section_peers() {
   local py_m dd_m naive_m fixed_m rows
   py_m=$(median "${py_runs[@]}"); dd_m=$(median "${dd_runs[@]}"); naive_m=$(median "${naive_runs[@]}"); fixed_m=$(median "${fixed_runs[@]}")
   rows=$(count_rows "$tmp/peer-dd.parquet")
+  # The same process and query against a simulator without latency: what is not network wait
+  # (process start, planning, parsing, Parquet output).
+  stop_sim
+  start_sim --rate-limit "$limit"
+  local zero_runs=()
+  for _ in $(seq "$repeats"); do
+    zero_runs+=("$(wall "$bin" --base-url "$sim_url" --format parquet -o "$tmp/peer-zero.parquet" "$create); $select")")
+  done
+  local zero_m
+  zero_m=$(median "${zero_runs[@]}")
   {
     echo "## Against the official client: 7 days of 1-minute data, simulator latency $latency ms, rate limit $limit, median of $repeats"
     echo
@@ -146,7 +156,7 @@ section_peers() {
     echo "| ddstream fixed concurrency (4 partitions × prefetch_depth 2, adaptive_concurrency false: the old default) | $fixed_m | ${fixed_runs[*]} | ${fixed_req#requests=} | $rows | $(ratio "$fixed_m" "$py_m") | $(ratio "$fixed_m" "$naive_m") |"
     echo "| ddstream default (4 partitions × prefetch_depth 16, adaptive per-host limit from 16) | $dd_m | ${dd_runs[*]} | ${dd_req#requests=} | $rows | $(ratio "$dd_m" "$py_m") | $(ratio "$dd_m" "$naive_m") |"
     echo
-    echo "Physical limit: 42 windows × $latency ms / concurrency = $(python3 -c "print(f'{42*$latency/1000:.2f}')") s sequential, $(python3 -c "print(f'{42*$latency/1000/8:.2f}')") s at 8 in flight; the rate limit ($limit) allows all 42 at once: one round trip, $(python3 -c "print(f'{$latency/1000:.2f}')") s (two, $(python3 -c "print(f'{2*$latency/1000:.2f}')") s, with the rate gate's first probe). Default vs the two-round-trip bound: $(python3 -c "print(f'{$dd_m/(2*$latency/1000):.2f}')") ×."
+    echo "Physical limit: 42 windows × $latency ms / concurrency = $(python3 -c "print(f'{42*$latency/1000:.2f}')") s sequential, $(python3 -c "print(f'{42*$latency/1000/8:.2f}')") s at 8 in flight; the rate limit ($limit) allows all 42 at once: one round trip, $(python3 -c "print(f'{$latency/1000:.2f}')") s (two, $(python3 -c "print(f'{2*$latency/1000:.2f}')") s, with the rate gate's first probe). Default vs the two-round-trip bound: $(python3 -c "print(f'{$dd_m/(2*$latency/1000):.2f}')") ×. The same default run against a simulator without latency takes $zero_m s (${zero_runs[*]}): the default run's time beyond that, $(python3 -c "print(f'{$dd_m-$zero_m:.3f}')") s, is $(python3 -c "print(f'{($dd_m-$zero_m)/(2*$latency/1000):.2f}')") × the two round trips."
   } | tee "$out/peers.md"
   stop_sim
 }
@@ -198,6 +208,8 @@ section_store() {
 # (adaptive concurrency). Env: BENCH_DIST_REPEATS (default 5).
 section_distributed() {
   local repeats="${BENCH_DIST_REPEATS:-5}" latency_ms=100 windows=180 per_process=8
+  start_sim
+  local zero_url="$sim_url"
   start_sim --latency-ms "$latency_ms"
   local addrs=()
   for i in 1 2 3 4; do
@@ -216,8 +228,8 @@ section_distributed() {
   {
     echo "## Distributed scans: 30 days at 60 s (180 windows), simulator latency ${latency_ms} ms, median of $repeats"
     echo
-    echo "| settings | workers | wall s (median) | runs | rows | discrete limit s | wall / limit |"
-    echo "|---|---:|---:|---|---:|---:|---:|"
+    echo "| settings | workers | wall s (median) | runs | rows | discrete limit s | wall / limit | wall at 0 ms latency | (wall − that) / limit |"
+    echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
     for settings in fixed default; do
       local sql="$fixed"
       [ "$settings" = default ] && sql="$default"
@@ -235,15 +247,19 @@ section_distributed() {
         if [ "$settings" = fixed ]; then
           limit="$(python3 -c "import math; print(f'{math.ceil($windows / ($per_process * $n)) * $latency_ms / 1000:.3f}')")"
         else
-          # Adaptive: up to 64 in flight per process after slow start (16, 32, 64).
-          limit="$(python3 -c "
-w=$windows/$n; r=0; c=16
-while w>0: w-=c; r+=1; c=min(c*2,64)
-print(f'{r*$latency_ms/1000:.3f}')")"
+          # Adaptive: the rate gate's probe, then (the budget known) 64 in flight per process.
+          limit="$(python3 -c "import math; print(f'{(1 + math.ceil(($windows / $n - 1) / 64)) * $latency_ms / 1000:.3f}')")"
         fi
+        # The same run against a simulator without latency: what is not network wait.
+        local zero_args=("${args[@]}")
+        zero_args[4]="$zero_url"
+        local zero_runs=()
+        for _ in $(seq "$repeats"); do zero_runs+=("$(wall "$bin" "${zero_args[@]}" "$sql")"); done
+        local z
+        z="$(median "${zero_runs[@]}")"
         local label="$n"
         [ "$n" = 1 ] && label="1 (one process)"
-        echo "| $settings | $label | $m | ${runs[*]} | $rows | $limit | $(ratio "$m" "$limit") |"
+        echo "| $settings | $label | $m | ${runs[*]} | $rows | $limit | $(ratio "$m" "$limit") | $z | $(python3 -c "print(f'{($m - $z) / $limit:.2f}')") |"
       done
     done
   } | tee "$out/distributed.md"
