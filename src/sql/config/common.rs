@@ -60,7 +60,7 @@ impl CommonConfigKey {
             CommonConfigKey::ConnectTimeout => "time allowed to connect (default 10s)",
             CommonConfigKey::AllowHttp => "allow plain http to non-loopback hosts (default false)",
             CommonConfigKey::AdaptiveConcurrency => {
-                "adjust the requests in flight per host from latency, 429s and 5xx, starting at 16 (default true; false: partitions x prefetch_depth, fixed)"
+                "adjust the requests in flight per host from latency, 429s and 5xx, starting at 16 or at the rate budget the host reports (default true; false: partitions x prefetch_depth, fixed)"
             }
             CommonConfigKey::MaxHostConcurrency => {
                 "most requests in flight to one host under the adaptive limit (default 64)"
