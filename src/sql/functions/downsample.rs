@@ -17,6 +17,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, Column, NullEquality, Result, ScalarValue, TableReference};
 use datafusion::datasource::{provider_as_source, ViewTable};
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, SortExpr};
 use datafusion::prelude::{coalesce, lit};
 
@@ -25,6 +26,10 @@ use super::granularity::parse_granularity;
 
 /// Most buckets a gap-filled window may have.
 const MAX_BUCKETS: i64 = 1_000_000;
+
+/// The column of the aggregate that counts each bucket's values once for `most_often`,
+/// `least_often` and `frequencies`.
+const SUMMARY: &str = "__frequency_summary";
 
 const USAGE: &str = "downsample('table', 'granularity', 'value_column' [, start, end])";
 
@@ -220,15 +225,22 @@ impl TableFunctionImpl for Downsample {
             "least_often",
             "frequencies",
         ];
+        let counted_keys = ["most_often", "least_often", "frequencies"];
         let time_keys = ["time_first", "time_mean", "time_last"];
         let mut aggregates = Vec::new();
-        for name in value_keys {
+        for name in value_keys.iter().filter(|k| !counted_keys.contains(k)) {
             aggregates.push(
                 aggregate(name)?
                     .call(vec![column(None, &value)])
-                    .alias(name),
+                    .alias(*name),
             );
         }
+        // The three frequency keys from one count table per bucket, not three.
+        aggregates.push(
+            aggregate("frequency_summary")?
+                .call(vec![column(None, &value)])
+                .alias(SUMMARY),
+        );
         for name in time_keys {
             aggregates.push(
                 aggregate(name)?
@@ -241,7 +253,18 @@ impl TableFunctionImpl for Downsample {
             .map(|k| column(None, k))
             .chain([bucket])
             .collect();
-        let aggregated = LogicalPlanBuilder::from(base.clone()).aggregate(group, aggregates)?;
+        let mut unpacked: Vec<Expr> = keys.iter().map(|k| column(None, k)).collect();
+        unpacked.push(column(None, "ts"));
+        for name in value_keys.iter().chain(time_keys.iter()) {
+            unpacked.push(if counted_keys.contains(name) {
+                get_field(column(None, SUMMARY), *name).alias(*name)
+            } else {
+                column(None, name)
+            });
+        }
+        let aggregated = LogicalPlanBuilder::from(base.clone())
+            .aggregate(group, aggregates)?
+            .project(unpacked)?;
 
         let sort: Vec<SortExpr> = keys
             .iter()

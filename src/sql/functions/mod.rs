@@ -39,6 +39,7 @@ pub fn register_functions(ctx: &SessionContext) {
         FrequencyKind::MostOften,
         FrequencyKind::LeastOften,
         FrequencyKind::Frequencies,
+        FrequencyKind::Summary,
     ] {
         ctx.register_udaf(AggregateUDF::from(Frequency::new(kind)));
     }

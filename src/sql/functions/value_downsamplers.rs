@@ -217,6 +217,9 @@ pub enum FrequencyKind {
     LeastOften,
     /// `Map<value, count>` sorted by value.
     Frequencies,
+    /// All three from one count table: `Struct<most_often, least_often, frequencies>`
+    /// (`frequency_summary`; `downsample()` counts each bucket's values once with it).
+    Summary,
 }
 
 /// `most_often`, `least_often` and `frequencies` over any primitive or string type.
@@ -245,6 +248,15 @@ fn map_entries_field(key: &DataType) -> Field {
     Field::new("entries", DataType::Struct(map_struct_fields(key)), false)
 }
 
+/// `frequency_summary`'s fields.
+fn summary_fields(value: &DataType) -> Fields {
+    Fields::from(vec![
+        Field::new("most_often", value.clone(), true),
+        Field::new("least_often", value.clone(), true),
+        Field::new("frequencies", map_type(value), true),
+    ])
+}
+
 fn map_struct_fields(key: &DataType) -> Fields {
     Fields::from(vec![
         Field::new("key", key.clone(), false),
@@ -258,6 +270,7 @@ impl AggregateUDFImpl for Frequency {
             FrequencyKind::MostOften => "most_often",
             FrequencyKind::LeastOften => "least_often",
             FrequencyKind::Frequencies => "frequencies",
+            FrequencyKind::Summary => "frequency_summary",
         }
     }
 
@@ -292,6 +305,7 @@ impl AggregateUDFImpl for Frequency {
         };
         Ok(match self.kind {
             FrequencyKind::Frequencies => map_type(t),
+            FrequencyKind::Summary => DataType::Struct(summary_fields(t)),
             _ => t.clone(),
         })
     }
@@ -324,6 +338,32 @@ impl AggregateUDFImpl for Frequency {
             counts: ValueCounts::new(input.data_type()),
         }))
     }
+}
+
+/// `entries` (sorted by value) as a one-row `Map<value, count>`; a null map when empty.
+fn frequencies_map(data_type: &DataType, entries: Vec<(ScalarValue, i64)>) -> Result<ScalarValue> {
+    if entries.is_empty() {
+        return ScalarValue::try_from(&map_type(data_type));
+    }
+    let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        entries.iter().map(|(_, c)| *c),
+    ));
+    let keys = ScalarValue::iter_to_array(entries.into_iter().map(|(k, _)| k))?;
+    let struct_array =
+        StructArray::try_new(map_struct_fields(data_type), vec![keys, counts], None)?;
+    let len = i32::try_from(struct_array.len()).map_err(|_| {
+        datafusion::error::DataFusionError::Execution(
+            "frequencies: too many distinct values".into(),
+        )
+    })?;
+    let map = MapArray::try_new(
+        Arc::new(map_entries_field(data_type)),
+        OffsetBuffer::new(vec![0, len].into()),
+        struct_array,
+        None,
+        false,
+    )?;
+    Ok(ScalarValue::Map(Arc::new(map)))
 }
 
 #[derive(Debug)]
@@ -378,39 +418,25 @@ impl Accumulator for FrequencyAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let entries = self.counts.sorted(&self.data_type)?;
-        match self.kind {
-            FrequencyKind::MostOften | FrequencyKind::LeastOften => {
-                match pick_by_count(entries, self.kind == FrequencyKind::MostOften) {
-                    Some(k) => Ok(k),
-                    None => ScalarValue::try_from(&self.data_type),
-                }
+        let pick = |entries: &[(ScalarValue, i64)], most: bool| -> Result<ScalarValue> {
+            match pick_by_count(entries.iter().map(|(k, c)| (k, *c)), most) {
+                Some(k) => Ok(k.clone()),
+                None => ScalarValue::try_from(&self.data_type),
             }
-            FrequencyKind::Frequencies => {
-                if entries.is_empty() {
-                    return ScalarValue::try_from(&map_type(&self.data_type));
-                }
-                let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(
-                    entries.iter().map(|(_, c)| *c),
-                ));
-                let keys = ScalarValue::iter_to_array(entries.into_iter().map(|(k, _)| k))?;
-                let struct_array = StructArray::try_new(
-                    map_struct_fields(&self.data_type),
-                    vec![keys, counts],
-                    None,
-                )?;
-                let len = i32::try_from(struct_array.len()).map_err(|_| {
-                    datafusion::error::DataFusionError::Execution(
-                        "frequencies: too many distinct values".into(),
-                    )
-                })?;
-                let map = MapArray::try_new(
-                    Arc::new(map_entries_field(&self.data_type)),
-                    OffsetBuffer::new(vec![0, len].into()),
-                    struct_array,
-                    None,
-                    false,
-                )?;
-                Ok(ScalarValue::Map(Arc::new(map)))
+        };
+        match self.kind {
+            FrequencyKind::MostOften => pick(&entries, true),
+            FrequencyKind::LeastOften => pick(&entries, false),
+            FrequencyKind::Frequencies => frequencies_map(&self.data_type, entries),
+            FrequencyKind::Summary => {
+                let most = pick(&entries, true)?;
+                let least = pick(&entries, false)?;
+                let map = frequencies_map(&self.data_type, entries)?;
+                let fields = summary_fields(&self.data_type);
+                let columns = vec![most.to_array()?, least.to_array()?, map.to_array()?];
+                Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+                    fields, columns, None,
+                )?)))
             }
         }
     }
@@ -475,6 +501,48 @@ mod tests {
             vec![Arc::new(Float64Array::from(vec![None::<f64>]))],
         )?;
         assert_eq!(empty, ScalarValue::Float64(None));
+        Ok(())
+    }
+
+    #[test]
+    fn the_summary_is_the_three_keys_from_one_table() -> Result<()> {
+        let make = |kind| -> Box<dyn Accumulator> {
+            Box::new(FrequencyAccumulator {
+                kind,
+                data_type: DataType::Float64,
+                counts: ValueCounts::new(&DataType::Float64),
+            })
+        };
+        let parts = || -> Vec<ArrayRef> {
+            vec![
+                Arc::new(Float64Array::from(vec![
+                    Some(2.0),
+                    Some(1.0),
+                    None,
+                    Some(2.0),
+                ])),
+                Arc::new(Float64Array::from(vec![3.0, 1.0, 2.0])),
+            ]
+        };
+        let summary = merged(|| make(FrequencyKind::Summary), parts())?;
+        let ScalarValue::Struct(fields) = summary else {
+            panic!("not a struct: {summary:?}");
+        };
+        let field = |i: usize| ScalarValue::try_from_array(fields.column(i), 0);
+        assert_eq!(
+            field(0)?,
+            merged(|| make(FrequencyKind::MostOften), parts())?
+        );
+        assert_eq!(field(0)?, ScalarValue::Float64(Some(2.0)));
+        assert_eq!(
+            field(1)?,
+            merged(|| make(FrequencyKind::LeastOften), parts())?
+        );
+        assert_eq!(field(1)?, ScalarValue::Float64(Some(3.0)));
+        assert_eq!(
+            field(2)?,
+            merged(|| make(FrequencyKind::Frequencies), parts())?
+        );
         Ok(())
     }
 
