@@ -20,6 +20,13 @@ use ddstream::transport::{ReqwestTransport, TransportConfig};
 /// 2026-01-01T00:00:00Z in seconds.
 pub const JAN1: i64 = 1_767_225_600;
 
+/// Whether `needle` occurs in `haystack` (bytes of a plan, of a wire capture).
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
 pub async fn simulator(config: SimulatorConfig) -> Simulator {
     Simulator::start(config).await.expect("simulator starts")
 }

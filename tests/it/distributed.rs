@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use datafusion::common::runtime::SpawnedTask;
+
+use crate::cli::ok;
+use crate::common::contains_bytes as contains;
 use ddstream::simulator::{LoggedRequest, RateLimit, Simulator, SimulatorConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddstream");
@@ -103,16 +106,6 @@ fn run(sim: &Simulator, workers: Option<&str>, env: &[(&str, &str)], sql: &str) 
         cmd.env(k, v);
     }
     cmd.arg(sql).output().expect("ddstream runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn runtime_and(config: SimulatorConfig) -> (tokio::runtime::Runtime, Simulator) {
@@ -350,12 +343,6 @@ fn record_in_front_of(runtime: &tokio::runtime::Runtime, upstream: &str) -> Reco
         sent,
         _relay: task,
     }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 #[test]

@@ -16,6 +16,8 @@ use ddstream::distributed::DdstreamCodec;
 use ddstream::simulator::{Simulator, SimulatorConfig};
 use ddstream::sql::{register_sql_surface, ApiScanExec, TableDefaults};
 
+use crate::common::contains_bytes as contains;
+
 const KEY: &str = "codec-api-key-91d3";
 const APP: &str = "codec-app-key-0a7e";
 const TOKEN: &str = "codec-token-66f1";
@@ -30,12 +32,6 @@ fn scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
         Ok(TreeNodeRecursion::Continue)
     });
     out
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
