@@ -3,7 +3,7 @@
 # Markdown tables (also saved under target/bench-results/). Loopback only.
 #
 #   benches/run_all.sh            # everything
-#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample rollup store distributed
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample downsample_all rollup store distributed
 #
 # Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
 # (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
@@ -199,6 +199,65 @@ section_store() {
   [ -x "$py" ] || benches/peers/setup.sh
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" > "$out/store.log"
   BENCH_TMP="$tmp" cargo bench --bench store 2>> "$out/store.log" | sed -n '/^## Store/,$p' | tee "$out/store.md"
+}
+
+# Downsampling with every datastream key (issue 19) on the same 10 M rows, raw and rounded to 0.1:
+# downsample() (one count table per bucket), the SQL aggregates one by one (three count tables),
+# and DuckDB computing the same keys (histogram for the frequency keys); every result written to
+# Parquet; wall and peak RSS of each whole process (DuckDB: its Python process, which also holds
+# the interpreter). Env: DS_REPEATS (default 3).
+section_downsample_all() {
+  [ -x "$py" ] || benches/peers/setup.sh
+  local file="$tmp/ds10m.parquet" repeats=${DS_REPEATS:-3}
+  [ -f "$file" ] || "$py" benches/peers/duckdb_downsample.py generate "$file" 10000000
+  # One run: wall seconds and peak RSS in MiB of a ddstream process.
+  measure() {
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -f '%M' -o "$tmp/rss" "$bin" --format parquet -o "$tmp/ds_all.parquet" "$1" > /dev/null
+    local t1=$EPOCHREALTIME
+    python3 -c "print(f'{$t1 - $t0:.3f} {$(cat "$tmp/rss") / 1024:.0f}')"
+  }
+  local keys="count(v) AS count, sum(v) AS sum, sum_squares(v) AS sum_squares, min(v) AS min, max(v) AS max, mean(v) AS mean, std_dev(v) AS std_dev, most_often(v) AS most_often, least_often(v) AS least_often, frequencies(v) AS frequencies, time_first(ts) AS time_first, time_mean(ts) AS time_mean, time_last(ts) AS time_last"
+  {
+    echo "## Downsampling with every key: 10 M rows, 3 series at 10 s, to hours, median of $repeats"
+    echo
+    echo "| values | engine | wall s (median) | runs | peak RSS MiB (max) | wall / DuckDB | RSS / DuckDB |"
+    echo "|---|---|---:|---|---:|---:|---:|"
+    for values in raw rounded; do
+      local expr="value"
+      [ "$values" = rounded ] && expr="round(value, 1)"
+      local create="CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '$file'; CREATE VIEW r AS SELECT host, ts, $expr AS value FROM t"
+      local duck_runs=() duck_rss=0
+      while read -r line; do
+        duck_runs+=("$(python3 -c "import json,sys; print(f\"{json.loads(sys.argv[1])['wall_s']:.3f}\")" "$line")")
+        duck_rss=$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['peak_rss_kib'] / 1024))" "$line")
+      done < <("$py" benches/peers/duckdb_downsample.py every_key "$file" "$tmp/duck_all.parquet" "$values" "$repeats")
+      local duck_m
+      duck_m=$(median "${duck_runs[@]}")
+      echo "| $values | DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)'), COPY of every key to Parquet, query only | $duck_m | ${duck_runs[*]} | $duck_rss | 1.00 | 1.00 |"
+      for engine in downsample aggregates; do
+        local sql="$create; SELECT * FROM downsample('r', 'hours', 'value')"
+        [ "$engine" = aggregates ] && sql="$create; SELECT host, ds_bucket('hours', ts) AS ts, $keys FROM (SELECT host, ts, value AS v FROM r) GROUP BY 1, 2"
+        local runs=() rss=()
+        for _ in $(seq "$repeats"); do
+          read -r w m < <(measure "$sql")
+          runs+=("$w"); rss+=("$m")
+        done
+        local m r
+        m=$(median "${runs[@]}")
+        r=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+        # The same buckets as DuckDB's, or the figures mean nothing.
+        local checked
+        checked=$("$py" benches/peers/duckdb_downsample.py compare "$tmp/duck_all.parquet" "$tmp/ds_all.parquet") || {
+          echo "ddstream ($engine, $values) and DuckDB disagree: $checked" >&2
+          exit 1
+        }
+        local label="ddstream downsample('r', 'hours', 'value'), whole process"
+        [ "$engine" = aggregates ] && label="ddstream SQL aggregates (ds_bucket + the 13 keys one by one), whole process"
+        echo "| $values | $label | $m | ${runs[*]} | $r | $(ratio "$m" "$duck_m") | $(ratio "$r" "$duck_rss") |"
+      done
+    done
+  } | tee "$out/downsample_all.md"
 }
 
 # Distributed scans (issue 18): 30 days at 60 s (180 windows of 4 h), simulator latency 100 ms, over

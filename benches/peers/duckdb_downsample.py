@@ -2,10 +2,19 @@
 
   .venv/bin/python duckdb_downsample.py generate FILE ROWS
   .venv/bin/python duckdb_downsample.py query FILE [REPEATS]
+  .venv/bin/python duckdb_downsample.py every_key FILE OUT.parquet raw|rounded [REPEATS]
+  .venv/bin/python duckdb_downsample.py compare A.parquet B.parquet
 
 `query` runs time_bucket(1 hour) with mean/min/max/stddev_pop/count over the file and prints one
 JSON line per run: wall seconds (query only, the interpreter start excluded) and result rows.
+`every_key` computes datastream's every key per host and hour (count, sum, sum_squares, min, max,
+mean, std_dev, most_often, least_often, frequencies as a map, time first/mean/last) from the raw
+values or from the values rounded to 0.1, writes them to OUT.parquet, and prints the same JSON
+with the process's peak RSS. `compare` checks two such results bucket by bucket (counts, min,
+max, the frequency keys and times exactly; sums, means and sigmas to 9 digits) and exits 1 on
+any difference.
 """
+import resource
 import json
 import sys
 import time
@@ -42,8 +51,57 @@ def query(path, repeats):
         print(json.dumps({"peer": "duckdb", "version": duckdb.__version__, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0], "wall_s": wall, "rows": len(rows)}))
 
 
+# Ties: most_often and least_often take the smallest value among the best counts, as ddstream
+# does (histogram's map is ordered by key).
+EVERY_KEY = """
+COPY (
+  WITH g AS (
+    SELECT host, time_bucket(INTERVAL 1 hour, ts) AS ts, count(v) AS count, sum(v) AS sum,
+           sum(v * v) AS sum_squares, min(v) AS min, max(v) AS max, avg(v) AS mean,
+           stddev_pop(v) AS std_dev, histogram(v) AS frequencies, min(t) AS time_first,
+           to_timestamp(floor(avg(epoch(t))))::TIMESTAMP AS time_mean, max(t) AS time_last
+    FROM (SELECT host, ts, ts AS t, {value} AS v FROM read_parquet('{path}'))
+    GROUP BY ALL
+  )
+  SELECT host, ts, count, sum, sum_squares, min, max, mean, std_dev,
+         list_filter(map_entries(frequencies), lambda e: e.value = list_max(map_values(frequencies)))[1].key AS most_often,
+         list_filter(map_entries(frequencies), lambda e: e.value = list_min(map_values(frequencies)))[1].key AS least_often,
+         frequencies, time_first, time_mean, time_last
+  FROM g
+) TO '{out}' (FORMAT PARQUET)
+"""
+
+
+def every_key(path, out, values, repeats):
+    con = duckdb.connect()
+    value = "value" if values == "raw" else "round(value, 1)"
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        con.execute(EVERY_KEY.format(path=path, out=out, value=value))
+        wall = time.perf_counter() - t0
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({"peer": "duckdb", "version": duckdb.__version__, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0], "wall_s": wall, "rows": rows, "peak_rss_kib": peak_kib}))
+
+
+def compare(a, b):
+    con = duckdb.connect()
+    q = """SELECT host, ts::VARCHAR, count, round(sum, 6), round(mean, 9), round(std_dev, 9), min, max,
+                  most_often, least_often, cardinality(frequencies), time_first::VARCHAR,
+                  time_mean::VARCHAR, time_last::VARCHAR FROM '{}' ORDER BY 1, 2"""
+    left = con.execute(q.format(a)).fetchall()
+    right = con.execute(q.format(b)).fetchall()
+    diff = sum(1 for x, y in zip(left, right) if x != y) + abs(len(left) - len(right))
+    print(json.dumps({"buckets": len(left), "differences": diff}))
+    sys.exit(1 if diff or not left else 0)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "generate":
         generate(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "every_key":
+        every_key(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 3)
     else:
         query(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 3)
