@@ -423,7 +423,7 @@ fn no_key_crosses_the_wire_and_workers_use_their_own() {
 #[test]
 fn a_worker_that_dies_fails_the_query_naming_it_and_its_slice() {
     let (_rt, sim) = runtime_and(SimulatorConfig {
-        latency: Duration::from_millis(250),
+        latency: Duration::from_millis(400),
         ..SimulatorConfig::default()
     });
     let mut workers = start_workers(3, &[]);
@@ -440,7 +440,8 @@ fn a_worker_that_dies_fails_the_query_naming_it_and_its_slice() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Killed once it is fetching (its slice is 60 windows, 250 ms each at a limited rate).
+    // Killed once its first answer is logged (the log is written as requests finish): its
+    // other 59 windows are then in flight for another 400 ms.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !sim.requests().iter().any(|r| {
         r.user_agent
