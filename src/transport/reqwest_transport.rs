@@ -43,17 +43,39 @@ impl Default for TransportConfig {
     }
 }
 
-/// reqwest-based transport. Cloning shares the connection pool.
+/// reqwest-based transport. Cloning shares the connection pools.
+///
+/// Two clients: one for `http://` URLs that has no root certificates at all, built at once, and
+/// one for `https://` URLs, built on the first https request. Loading the system's root
+/// certificates (rustls-platform-verifier reads and parses every one) was 7 % of a short run,
+/// and a transport that only talks to a loopback simulator or proxy never needs them.
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
-    client: reqwest::Client,
-    request_timeout: Duration,
+    plain: reqwest::Client,
+    tls: Arc<tokio::sync::OnceCell<reqwest::Client>>,
+    config: TransportConfig,
 }
 
 impl ReqwestTransport {
-    /// Builds a client with the given timeouts.
+    /// Builds the transport with the given timeouts. Root certificates are loaded on the first
+    /// `https://` request, not here.
     pub fn new(config: &TransportConfig) -> crate::Result<Self> {
-        let client = reqwest::Client::builder()
+        // An empty root store: no certificate is read, and no https server would be trusted
+        // (this client never sees an https URL).
+        let plain = Self::builder(config)
+            .tls_certs_only(std::iter::empty())
+            .build()
+            .map_err(|e| crate::Error::HttpClient(Box::new(e.without_url())))?;
+        Ok(Self {
+            plain,
+            tls: Arc::default(),
+            config: config.clone(),
+        })
+    }
+
+    /// What both clients share.
+    fn builder(config: &TransportConfig) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
@@ -62,12 +84,27 @@ impl ReqwestTransport {
             // would follow https -> http. A 3xx is reported as an error naming the status.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(super::user_agent())
-            .build()
-            .map_err(|e| crate::Error::HttpClient(Box::new(e.without_url())))?;
-        Ok(Self {
-            client,
-            request_timeout: config.request_timeout,
-        })
+    }
+
+    /// The client for `url`: the https one (built now if this is the first https request).
+    async fn client_for(&self, url: &url::Url) -> Result<&reqwest::Client, TransportError> {
+        if url.scheme() != "https" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_try_init(|| async {
+                // The system's roots (rustls-platform-verifier), as reqwest loads them by
+                // default. A system without any is a permanent error, as a failed handshake is.
+                Self::builder(&self.config)
+                    .build()
+                    .map_err(|e| TransportError::Tls(Box::new(e)))
+            })
+            .await
+    }
+
+    /// Whether the https client, and with it the system's root certificates, has been loaded.
+    pub fn tls_loaded(&self) -> bool {
+        self.tls.initialized()
     }
 
     fn classify(&self, error: reqwest::Error, reading_body: bool) -> TransportError {
@@ -75,7 +112,7 @@ impl ReqwestTransport {
         // (REST tables take `${ENV}` values there): drop it. Header values are never shown.
         let error = error.without_url();
         if error.is_timeout() {
-            TransportError::Timeout(self.request_timeout)
+            TransportError::Timeout(self.config.request_timeout)
         } else if error.is_connect() {
             match connect_failure(&error) {
                 ConnectFailure::Refused => TransportError::Refused(Box::new(error)),
@@ -126,7 +163,8 @@ impl Transport for ReqwestTransport {
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
         let started = Instant::now();
         let mut builder = self
-            .client
+            .client_for(&request.url)
+            .await?
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone());
         if let Some(body) = &request.body {
@@ -194,6 +232,39 @@ mod tests {
         assert!(matches!(err, TransportError::Tls(_)), "{err}");
         assert!(err.is_permanent());
         assert!(err.to_string().contains("http://"), "{err}");
+        drop(server);
+    }
+
+    #[tokio::test]
+    async fn root_certificates_are_loaded_on_the_first_https_request_only() {
+        let transport = ReqwestTransport::new(&TransportConfig::default()).unwrap();
+        assert!(!transport.tls_loaded(), "built without roots");
+        // A loopback http server answering 204 to each of two requests.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = datafusion::common::runtime::SpawnedTask::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        let clone = transport.clone();
+        for t in [&transport, &clone] {
+            let response = t.send(&get(&format!("http://{addr}/x"))).await.unwrap();
+            assert_eq!(response.status, 204);
+        }
+        assert!(!transport.tls_loaded(), "http requests load no roots");
+        // The first https request builds the https client; clones share it.
+        let err = clone
+            .send(&get(&format!("https://{addr}/x")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Tls(_)), "{err}");
+        assert!(transport.tls_loaded() && clone.tls_loaded());
         drop(server);
     }
 }

@@ -133,6 +133,108 @@ fn response_parsers_never_panic() {
     );
 }
 
+/// The v1 and v2 timeseries parsers read their bodies with their own scanner (numbers, arrays
+/// and object structure; serde_json reads the rest): it must be no more lenient than
+/// serde_json. Every mutated body that serde_json refuses as JSON is refused, and one it finds
+/// cut short in the middle of the hot arrays is reported as truncated (retried) too.
+#[test]
+fn datadog_parsers_refuse_what_serde_json_refuses() {
+    use bytes::Bytes;
+    use ddstream::adapters::datadog::{
+        Aggregation, Credentials, DatadogV1Adapter, DatadogV1Options, DatadogV2TimeseriesAdapter,
+        DatadogV2TimeseriesOptions, NamedQuery, V2Queries,
+    };
+    use ddstream::engine::{ApiResponse, Cursor, TimeWindow, VendorAdapter};
+
+    let base = url::Url::parse("http://127.0.0.1:9").unwrap();
+    let v1 = DatadogV1Adapter::new(DatadogV1Options {
+        query: "m{*} by {host}".into(),
+        granularity_s: 300,
+        aggregations: Aggregation::ALL.to_vec(),
+        base_url: base.clone(),
+        credentials: Credentials::default(),
+    })
+    .unwrap();
+    let v2 = DatadogV2TimeseriesAdapter::new(DatadogV2TimeseriesOptions {
+        queries: V2Queries {
+            queries: vec![NamedQuery {
+                name: "a".into(),
+                query: "avg:m{*} by {host}".into(),
+            }],
+            formulas: vec![],
+        },
+        interval_ms: 5_000,
+        base_url: base,
+        credentials: Credentials::default(),
+    })
+    .unwrap();
+    let cases: [(&dyn VendorAdapter, Vec<Vec<u8>>); 2] = [
+        (
+            &v1,
+            vec![
+                fixture("v1_query_metrics_ok.json"),
+                fixture("v1_query_metrics_groupby_ok.json"),
+                fixture("v1_query_metrics_ok_float_ts.json"),
+            ],
+        ),
+        (
+            &v2,
+            vec![
+                fixture("v2_timeseries_ok.json"),
+                fixture("v2_timeseries_ok_dense.json"),
+            ],
+        ),
+    ];
+    let cursor = Cursor::Window(TimeWindow::new(0, i64::MAX));
+    let mut rng = StdRng::seed_from_u64(0x5ca9);
+    let (mut refused, mut cut_in_arrays) = (0, 0);
+    for (adapter, seeds) in &cases {
+        for _ in 0..iterations() {
+            let seed = &seeds[rng.random_range(0..seeds.len())];
+            let body = mutate(&mut rng, seed);
+            let Err(json) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) else {
+                continue;
+            };
+            refused += 1;
+            let outcome = adapter.parse(&cursor, &ApiResponse::new(200, Bytes::from(body.clone())));
+            let Err(err) = outcome else {
+                panic!(
+                    "{}: accepted a body serde_json refuses ({json}): {:?}",
+                    adapter.name(),
+                    String::from_utf8_lossy(&body)
+                );
+            };
+            // A seed cut inside `pointlist` or `values` (the last array opened before the end
+            // is one of them, with only numbers after it).
+            let tail = body.rsplit(|b| *b == b'[').next().unwrap_or_default();
+            let in_arrays = json.is_eof()
+                && seed.starts_with(&body)
+                && tail
+                    .iter()
+                    .all(|b| b" \n\r\t,.-+eE0123456789nul".contains(b));
+            if in_arrays {
+                cut_in_arrays += 1;
+                assert!(
+                    matches!(
+                        err,
+                        ddstream::Error::MalformedResponse {
+                            truncated: true,
+                            ..
+                        }
+                    ),
+                    "{}: {err}",
+                    adapter.name()
+                );
+            }
+        }
+    }
+    assert!(
+        refused > 100 && cut_in_arrays > 10,
+        "{refused} {cut_in_arrays}"
+    );
+    eprintln!("{refused} bodies serde_json refuses, all refused; {cut_in_arrays} cut in the arrays, all truncated");
+}
+
 #[test]
 fn config_parsers_never_panic() {
     let seeds: Vec<Vec<u8>> = vec![

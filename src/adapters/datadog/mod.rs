@@ -1,6 +1,8 @@
 //! Datadog's metric query APIs: site and credential handling shared by the v1 and v2 adapters.
 
 mod credentials;
+mod json_scan;
+mod labels;
 pub mod v1;
 pub mod v2;
 pub mod v2_scalar;
@@ -60,6 +62,18 @@ pub(crate) fn json_error(e: &serde_json::Error, body: &[u8]) -> (String, bool) {
     (
         format!("{e} (body starts with {:?})", body_start(body, 120)),
         e.is_eof(),
+    )
+}
+
+/// Describes a [`json_scan`] error like [`json_error`]: the message with the start of the body.
+fn scan_error(e: json_scan::ScanError, body: &[u8]) -> (String, bool) {
+    (
+        format!(
+            "{} (body starts with {:?})",
+            e.message,
+            body_start(body, 120)
+        ),
+        e.eof,
     )
 }
 

@@ -7,21 +7,23 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::arrow::record_batch::RecordBatch;
-use http::{HeaderMap, HeaderValue, Method};
-use serde::Deserialize;
-
-use super::{json_error, malformed, not_this_shape, Credentials};
+use super::json_scan::{ScanError, Scanner};
+use super::labels::RunStrings;
+use super::{malformed, not_this_shape, scan_error, Credentials};
 use crate::engine::{
     ApiRequest, ApiResponse, Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter,
 };
 use crate::{Error, Result};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, TimestampMillisecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use http::{HeaderMap, HeaderValue, Method};
 
 const ADAPTER: &str = "datadog_v1";
+
+type ScanResult<T> = std::result::Result<T, ScanError>;
 
 /// A time/space aggregation the v1 table exposes as a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -282,8 +284,8 @@ impl VendorAdapter for DatadogV1Adapter {
         // Body only: no header carries anything these APIs page by.
         let body: &[u8] = &response.body;
         let window = super::window_of(ADAPTER, cursor)?;
-        let parsed = serde_json::from_slice::<V1Body>(body).map_err(|e| {
-            let (message, truncated) = json_error(&e, body);
+        let parsed = read_body(body).map_err(|e| {
+            let (message, truncated) = scan_error(e, body);
             malformed(ADAPTER, cursor, message, truncated)
         })?;
         if let Some(status) = parsed.status.as_deref().filter(|s| *s != "ok") {
@@ -337,41 +339,131 @@ impl VendorAdapter for DatadogV1Adapter {
 }
 
 /// The parts of a v1 response the table uses. Unknown fields are skipped without being built.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct V1Body {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     error: Option<String>,
     /// Absent in a body of another shape (an error page, a proxy's JSON): that is an error,
     /// not an empty result.
-    #[serde(default)]
     series: Option<Vec<V1Series>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct V1Series {
-    #[serde(default)]
     metric: String,
-    #[serde(default)]
     scope: String,
-    #[serde(default)]
     query_index: Option<i64>,
     /// Seconds, whatever the spec says (every recording shows seconds).
-    #[serde(default)]
     interval: Option<i64>,
     /// `[[ts_ms, value], ...]`; timestamps may be floats (`1623846300000.0`), values null.
-    #[serde(default, deserialize_with = "null_as_empty")]
     pointlist: Vec<(Option<f64>, Option<f64>)>,
 }
 
-fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+/// Reads a v1 body: the scanner walks the body and each series and reads `pointlist` itself;
+/// serde reads the other fields (`status`, `error`, `metric`, `scope`, `query_index`,
+/// `interval`) and skips the rest. As with serde's derive, every field may be missing and none
+/// may appear twice.
+fn read_body(body: &[u8]) -> ScanResult<V1Body> {
+    let mut s = Scanner::new(body);
+    let mut out = V1Body::default();
+    s.begin_object("a v1 query response object", false)?;
+    let mut seen = [false; 3];
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        match key.as_ref() {
+            "status" => {
+                s.once(&mut seen[0], "status")?;
+                out.status = s.value()?;
+            }
+            "error" => {
+                s.once(&mut seen[1], "error")?;
+                out.error = s.value()?;
+            }
+            "series" => {
+                s.once(&mut seen[2], "series")?;
+                out.series = read_series_list(&mut s)?;
+            }
+            _ => s.skip()?,
+        }
+    }
+    s.end()?;
+    Ok(out)
 }
+
+fn read_series_list(s: &mut Scanner<'_>) -> ScanResult<Option<Vec<V1Series>>> {
+    if !s.begin_array("a list of series", true)? {
+        return Ok(None);
+    }
+    let mut list = Vec::new();
+    let mut first = true;
+    while s.next_element(&mut first)? {
+        list.push(read_series(s)?);
+    }
+    Ok(Some(list))
+}
+
+fn read_series(s: &mut Scanner<'_>) -> ScanResult<V1Series> {
+    let mut out = V1Series::default();
+    s.begin_object("a series object", false)?;
+    let mut seen = [false; 5];
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        match key.as_ref() {
+            "metric" => {
+                s.once(&mut seen[0], "metric")?;
+                out.metric = s.value()?;
+            }
+            "scope" => {
+                s.once(&mut seen[1], "scope")?;
+                out.scope = s.value()?;
+            }
+            "query_index" => {
+                s.once(&mut seen[2], "query_index")?;
+                out.query_index = s.value()?;
+            }
+            "interval" => {
+                s.once(&mut seen[3], "interval")?;
+                out.interval = s.value()?;
+            }
+            "pointlist" => {
+                s.once(&mut seen[4], "pointlist")?;
+                read_pointlist(s, &mut out.pointlist)?;
+            }
+            _ => s.skip()?,
+        }
+    }
+    Ok(out)
+}
+
+/// `[[ts, value], ...]` or `null` (no points); each point exactly two numbers or nulls.
+fn read_pointlist(
+    s: &mut Scanner<'_>,
+    points: &mut Vec<(Option<f64>, Option<f64>)>,
+) -> ScanResult<()> {
+    if !s.begin_array("a list of points", true)? {
+        return Ok(());
+    }
+    let mut first = true;
+    while s.next_element(&mut first)? {
+        s.begin_array(PAIR, false)?;
+        let mut first_value = true;
+        if !s.next_element(&mut first_value)? {
+            return Err(s.invalid_length(PAIR));
+        }
+        let ts = s.f64_or_null()?;
+        if !s.next_element(&mut first_value)? {
+            return Err(s.invalid_length(PAIR));
+        }
+        let value = s.f64_or_null()?;
+        if s.next_element(&mut first_value)? {
+            return Err(s.invalid_length(PAIR));
+        }
+        points.push((ts, value));
+    }
+    Ok(())
+}
+
+const PAIR: &str = "a [timestamp, value] pair";
 
 impl DatadogV1Adapter {
     /// Zips the series of each scope by timestamp into rows inside `window`.
@@ -436,9 +528,11 @@ impl DatadogV1Adapter {
                     let (a, b) = (&pair[0].1.pointlist, &pair[1].1.pointlist);
                     a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.0 == y.0)
                 });
+            let mut rows = 0;
             let mut push_row = |ts: i64, values: [Option<f64>; 4]| {
                 if window.contains(ts) {
-                    b.push(&self.written_query, metric, scope, ts, values, interval);
+                    b.push(ts, values);
+                    rows += 1;
                 }
             };
             if same_axis {
@@ -469,6 +563,7 @@ impl DatadogV1Adapter {
                     push_row(ts, values);
                 }
             }
+            b.labels(&self.written_query, metric, scope, interval, rows);
         }
         b.finish(&self.schema)
     }
@@ -479,11 +574,12 @@ fn to_ms(ts: f64) -> Option<i64> {
     (ts.is_finite() && ts.abs() < 9.0e15).then(|| ts.round() as i64)
 }
 
-/// Column builders for one response.
+/// Column builders for one response. A scope's rows are contiguous, so its labels are
+/// appended as one run after its rows.
 struct RowBuilders {
-    query: StringBuilder,
-    metric: StringBuilder,
-    scope: StringBuilder,
+    query: RunStrings,
+    metric: RunStrings,
+    scope: RunStrings,
     ts: TimestampMillisecondBuilder,
     values: [Float64Builder; 4],
     interval: Int64Builder,
@@ -492,39 +588,36 @@ struct RowBuilders {
 impl RowBuilders {
     fn new(capacity: usize) -> Self {
         Self {
-            query: StringBuilder::with_capacity(capacity, capacity * 16),
-            metric: StringBuilder::with_capacity(capacity, capacity * 16),
-            scope: StringBuilder::with_capacity(capacity, capacity * 8),
+            query: RunStrings::with_capacity(capacity, capacity * 16),
+            metric: RunStrings::with_capacity(capacity, capacity * 16),
+            scope: RunStrings::with_capacity(capacity, capacity * 8),
             ts: TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC"),
             values: std::array::from_fn(|_| Float64Builder::with_capacity(capacity)),
             interval: Int64Builder::with_capacity(capacity),
         }
     }
 
-    fn push(
-        &mut self,
-        query: &str,
-        metric: &str,
-        scope: &str,
-        ts: i64,
-        values: [Option<f64>; 4],
-        interval: i64,
-    ) {
-        self.query.append_value(query);
-        self.metric.append_value(metric);
-        self.scope.append_value(scope);
+    /// One row's time and values.
+    fn push(&mut self, ts: i64, values: [Option<f64>; 4]) {
         self.ts.append_value(ts);
         for (builder, v) in self.values.iter_mut().zip(values) {
             builder.append_option(v);
         }
-        self.interval.append_value(interval);
+    }
+
+    /// The labels of the `rows` rows pushed since the last call.
+    fn labels(&mut self, query: &str, metric: &str, scope: &str, interval: i64, rows: usize) {
+        self.query.push_n(query, rows);
+        self.metric.push_n(metric, rows);
+        self.scope.push_n(scope, rows);
+        self.interval.append_value_n(interval, rows);
     }
 
     fn finish(mut self, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.query.finish()),
-            Arc::new(self.metric.finish()),
-            Arc::new(self.scope.finish()),
+            Arc::new(self.query.finish()?),
+            Arc::new(self.metric.finish()?),
+            Arc::new(self.scope.finish()?),
             Arc::new(self.ts.finish()),
         ];
         for builder in self.values.iter_mut() {

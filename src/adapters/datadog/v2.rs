@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field};
 use http::{HeaderMap, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 
+use super::labels::{RunStrings, RunTags};
 use super::Credentials;
 use crate::engine::ApiRequest;
 use crate::{Error, Result};
@@ -254,48 +255,42 @@ pub(super) fn label_fields() -> Vec<Field> {
 
 /// Builders of the label columns (`name`, `query`, `scope`, `group_tags`).
 pub(super) struct LabelBuilders {
-    name: StringBuilder,
-    query: StringBuilder,
-    scope: StringBuilder,
-    group_tags: ListBuilder<StringBuilder>,
+    name: RunStrings,
+    query: RunStrings,
+    scope: RunStrings,
+    group_tags: RunTags,
 }
 
 impl LabelBuilders {
     pub fn with_capacity(rows: usize) -> Self {
         Self {
-            name: StringBuilder::with_capacity(rows, rows * 4),
-            query: StringBuilder::with_capacity(rows, rows * 32),
-            scope: StringBuilder::with_capacity(rows, rows * 16),
-            group_tags: ListBuilder::with_capacity(StringBuilder::new(), rows)
-                .with_field(Arc::new(Field::new("item", DataType::Utf8, true))),
+            name: RunStrings::with_capacity(rows, rows * 4),
+            query: RunStrings::with_capacity(rows, rows * 32),
+            scope: RunStrings::with_capacity(rows, rows * 16),
+            group_tags: RunTags::with_capacity(
+                Arc::new(Field::new("item", DataType::Utf8, true)),
+                rows,
+            ),
         }
     }
 
-    /// Appends `rows` rows with the same labels.
+    /// Appends `rows` rows with the same labels, as runs (a series' labels repeat on each of
+    /// its rows; per-row appends of four columns were a third of the parse time).
     pub fn append_n(&mut self, (name, query): (&str, &str), group_tags: &[String], rows: usize) {
-        // Column by column with the builders' bulk appends: a series' labels repeat on each
-        // of its rows, and per-row appends of four columns were a third of the parse time.
-        let scope = scope_of(group_tags);
-        self.name.append_value_n(name, rows);
-        self.query.append_value_n(query, rows);
-        self.scope.append_value_n(&scope, rows);
-        // A list entry ends where its values end, so `group_tags` goes row by row.
-        for _ in 0..rows {
-            for tag in group_tags {
-                self.group_tags.values().append_value(tag);
-            }
-            self.group_tags.append(true);
-        }
+        self.name.push_n(name, rows);
+        self.query.push_n(query, rows);
+        self.scope.push_n(&scope_of(group_tags), rows);
+        self.group_tags.push_n(group_tags, rows);
     }
 
     /// The four columns, in schema order.
-    pub fn finish(mut self) -> [ArrayRef; 4] {
-        [
-            Arc::new(self.name.finish()),
-            Arc::new(self.query.finish()),
-            Arc::new(self.scope.finish()),
-            Arc::new(self.group_tags.finish()),
-        ]
+    pub fn finish(self) -> std::result::Result<[ArrayRef; 4], String> {
+        Ok([
+            Arc::new(self.name.finish()?),
+            Arc::new(self.query.finish()?),
+            Arc::new(self.scope.finish()?),
+            Arc::new(self.group_tags.finish()?),
+        ])
     }
 }
 

@@ -311,7 +311,7 @@ impl DatadogV2ScalarAdapter {
                 unit.append_option(unit_text.as_deref());
             }
         }
-        let [name, query, scope, group_tags] = labels.finish();
+        let [name, query, scope, group_tags] = labels.finish()?;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(start.finish()),
             Arc::new(end.finish()),

@@ -1,27 +1,30 @@
 //! Datadog v2 timeseries query (`POST /api/v2/query/timeseries`), in long format: one row per
 //! (series, timestamp) with `name, query, scope, group_tags, ts, value, unit`.
 //!
-//! The columnar body (`series[]`, one shared `times[]`, `values[series][time]`) is read with serde
-//! seeds straight into Arrow: `values` is series-major, exactly the row order of the long format,
-//! so every number goes from the parser into one `Float64Builder` without an intermediate tree.
+//! The columnar body (`series[]`, one shared `times[]`, `values[series][time]`) is read straight
+//! into Arrow by the [`json_scan`](super::json_scan) reader: `values` is series-major, exactly the
+//! row order of the long format, so every number goes from its text into one `Float64Builder`
+//! without an intermediate tree; serde reads the series' labels and units.
 
-use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Float64Builder, StringBuilder, TimestampMillisecondBuilder, UInt32Array,
+    ArrayRef, BooleanArray, Float64Builder, TimestampMillisecondBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::{filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::labels::RunStrings;
 use super::v2::{
     build_v2_request, label_fields, unit_text, ErrorsField, LabelBuilders, Unit, V2Endpoint,
     V2Queries,
 };
-use super::{json_error, malformed, not_this_shape, Credentials};
+
+type ScanResult<T> = std::result::Result<T, ScanError>;
+use super::json_scan::{ScanError, Scanner};
+use super::{malformed, not_this_shape, scan_error, Credentials};
 use crate::engine::{
     ApiRequest, ApiResponse, Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter,
 };
@@ -181,7 +184,7 @@ impl DatadogV2TimeseriesAdapter {
         let rows = n_times * p.series.len();
         let mut labels = LabelBuilders::with_capacity(rows);
         let mut ts = TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC");
-        let mut unit = StringBuilder::with_capacity(rows, rows * 4);
+        let mut unit = RunStrings::with_capacity(rows, rows * 8);
         for (i, s) in p.series.iter().enumerate() {
             let index = s.query_index.unwrap_or(i as i64);
             let (name, query) = usize::try_from(index)
@@ -201,13 +204,10 @@ impl DatadogV2TimeseriesAdapter {
             let tags = s.group_tags.as_deref().unwrap_or_default();
             labels.append_n((name, query), tags, n_times);
             ts.append_slice(&p.times);
-            match unit_text(s.unit.as_deref()) {
-                Some(text) => unit.append_value_n(text, n_times),
-                None => unit.append_nulls(n_times),
-            }
+            unit.push_option_n(unit_text(s.unit.as_deref()).as_deref(), n_times);
         }
         let mut values = p.values;
-        let [name, query, scope, group_tags] = labels.finish();
+        let [name, query, scope, group_tags] = labels.finish()?;
         let columns: Vec<ArrayRef> = vec![
             name,
             query,
@@ -215,7 +215,7 @@ impl DatadogV2TimeseriesAdapter {
             group_tags,
             Arc::new(ts.finish()),
             Arc::new(values.finish()),
-            Arc::new(unit.finish()),
+            Arc::new(unit.finish()?),
         ];
         let mut batch =
             RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|e| e.to_string())?;
@@ -265,6 +265,9 @@ struct SeriesMeta {
     unit: Option<Vec<Option<Unit>>>,
 }
 
+/// Reads `{"data": {"attributes": {...}}, "errors": ...}`: the scanner walks the three object
+/// levels and reads `times` and `values` itself; serde reads `series`, `errors` and skips the
+/// rest. `null` for the body, `data` or `attributes` means no series.
 fn parse_body(body: &[u8]) -> std::result::Result<Parsed, (String, bool)> {
     let mut parsed = Parsed {
         series: Vec::new(),
@@ -274,191 +277,88 @@ fn parse_body(body: &[u8]) -> std::result::Result<Parsed, (String, bool)> {
         errors: None,
         found_attributes: false,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    Level::Top
-        .seed(&mut parsed)
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| json_error(&e, body))?;
+    let mut s = Scanner::new(body);
+    read_body(&mut s, &mut parsed)
+        .and_then(|()| s.end())
+        .map_err(|e| scan_error(e, body))?;
     Ok(parsed)
 }
 
-/// The nesting levels of `{"data": {"attributes": {...}}, "errors": ...}`.
-#[derive(Clone, Copy)]
-enum Level {
-    Top,
-    Data,
-    Attributes,
-}
-
-impl Level {
-    fn seed(self, parsed: &mut Parsed) -> LevelSeed<'_> {
-        LevelSeed {
-            level: self,
-            parsed,
+fn read_body(s: &mut Scanner<'_>, parsed: &mut Parsed) -> ScanResult<()> {
+    if !s.begin_object("a timeseries response object", true)? {
+        return Ok(());
+    }
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        match key.as_ref() {
+            "data" => read_data(s, parsed)?,
+            "errors" => parsed.errors = s.value()?,
+            _ => s.skip()?,
         }
     }
+    Ok(())
 }
 
-/// Reads one object level, descending into `data` and `attributes` and skipping the rest.
-struct LevelSeed<'a> {
-    level: Level,
-    parsed: &'a mut Parsed,
-}
-
-impl<'de> DeserializeSeed<'de> for LevelSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_any(self)
+fn read_data(s: &mut Scanner<'_>, parsed: &mut Parsed) -> ScanResult<()> {
+    if !s.begin_object("the 'data' object", true)? {
+        return Ok(());
     }
-}
-
-impl<'de> Visitor<'de> for LevelSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self.level {
-            Level::Top => "a timeseries response object",
-            Level::Data => "the 'data' object",
-            Level::Attributes => "the 'attributes' object",
-        })
-    }
-
-    // `"data": null` or `"attributes": null` mean no series.
-    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        let parsed = self.parsed;
-        if matches!(self.level, Level::Attributes) {
-            parsed.found_attributes = true;
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        match key.as_ref() {
+            "attributes" => read_attributes(s, parsed)?,
+            _ => s.skip()?,
         }
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match (self.level, key.as_ref()) {
-                (Level::Top, "data") => map.next_value_seed(Level::Data.seed(parsed))?,
-                (Level::Top, "errors") => parsed.errors = map.next_value()?,
-                (Level::Data, "attributes") => {
-                    map.next_value_seed(Level::Attributes.seed(parsed))?
-                }
-                (Level::Attributes, "series") => {
-                    parsed.series = map.next_value::<Option<_>>()?.unwrap_or_default()
-                }
-                (Level::Attributes, "times") => {
-                    let times: Option<Vec<Millis>> = map.next_value()?;
-                    parsed.times = times.unwrap_or_default().into_iter().map(|m| m.0).collect();
-                }
-                (Level::Attributes, "values") => map.next_value_seed(ValuesSeed {
-                    values: &mut parsed.values,
-                    lens: &mut parsed.value_lens,
-                })?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+    }
+    Ok(())
+}
+
+fn read_attributes(s: &mut Scanner<'_>, parsed: &mut Parsed) -> ScanResult<()> {
+    if !s.begin_object("the 'attributes' object", true)? {
+        return Ok(());
+    }
+    parsed.found_attributes = true;
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        match key.as_ref() {
+            "series" => parsed.series = s.value::<Option<_>>()?.unwrap_or_default(),
+            "times" => {
+                parsed.times.clear();
+                if s.begin_array("an array of timestamps", true)? {
+                    let mut first = true;
+                    while s.next_element(&mut first)? {
+                        parsed.times.push(s.millis()?);
+                    }
                 }
             }
+            "values" => read_values(s, &mut parsed.values, &mut parsed.value_lens)?,
+            _ => s.skip()?,
         }
-        Ok(())
     }
+    Ok(())
 }
 
-/// A timestamp in ms, written as an integer or a float.
-struct Millis(i64);
-
-impl<'de> Deserialize<'de> for Millis {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Millis;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a timestamp in milliseconds")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Millis, E> {
-                Ok(Millis(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Millis, E> {
-                i64::try_from(v)
-                    .map(Millis)
-                    .map_err(|_| E::custom(format!("timestamp {v} is out of range")))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Millis, E> {
-                if v.is_finite() && v.abs() < 9.0e15 {
-                    Ok(Millis(v.round() as i64))
-                } else {
-                    Err(E::custom(format!("timestamp {v} is out of range")))
-                }
-            }
-        }
-        d.deserialize_any(V)
+/// `values: [[v, null, ...], ...]` appended in order into one builder (`null` is no arrays).
+fn read_values(
+    s: &mut Scanner<'_>,
+    values: &mut Float64Builder,
+    lens: &mut Vec<usize>,
+) -> ScanResult<()> {
+    if !s.begin_array("an array of value arrays", true)? {
+        return Ok(());
     }
-}
-
-/// `values: [[v, null, ...], ...]` appended in order into one builder.
-struct ValuesSeed<'a> {
-    values: &'a mut Float64Builder,
-    lens: &'a mut Vec<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValuesSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of value arrays")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        while let Some(len) = seq.next_element_seed(RowSeed {
-            values: &mut *self.values,
-        })? {
-            self.lens.push(len);
-        }
-        Ok(())
-    }
-}
-
-/// One `values[i]`; yields its length.
-struct RowSeed<'a> {
-    values: &'a mut Float64Builder,
-}
-
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = usize;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        d: D,
-    ) -> std::result::Result<usize, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = usize;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of numbers or nulls")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
+    let mut first = true;
+    while s.next_element(&mut first)? {
+        s.begin_array("an array of numbers or nulls", false)?;
         let mut n = 0;
-        while let Some(v) = seq.next_element::<Option<f64>>()? {
-            self.values.append_option(v);
+        let mut first_value = true;
+        while s.next_element(&mut first_value)? {
+            values.append_option(s.f64_or_null()?);
             n += 1;
         }
-        Ok(n)
+        lens.push(n);
     }
+    Ok(())
 }
 
 #[cfg(test)]
