@@ -20,17 +20,6 @@ pub mod coordinator;
 pub mod split;
 pub mod worker;
 
-use std::sync::Arc;
-
-use datafusion::execution::TaskContext;
-use datafusion_distributed::DistributedTaskContext;
-
 pub use codec::DdstreamCodec;
 pub use coordinator::{coordinator_state, parse_workers};
 pub use worker::{serve_worker, WorkerHandle};
-
-/// This task's index and its stage's task count (0 of 1 outside a distributed plan).
-pub(crate) fn task_of(context: &Arc<TaskContext>) -> (usize, usize) {
-    let task = DistributedTaskContext::from_ctx(context);
-    (task.task_index, task.task_count.max(1))
-}

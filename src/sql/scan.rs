@@ -416,9 +416,12 @@ impl ExecutionPlan for ApiScanExec {
 
 /// This task's index and the task count of its stage (0 of 1 outside distributed plans).
 fn task_of(context: &Arc<TaskContext>) -> (usize, usize) {
+    // Read from datafusion-distributed directly, not through crate::distributed, which sits
+    // above this layer (its codec and task split call into scans).
     #[cfg(feature = "distributed")]
     {
-        crate::distributed::task_of(context)
+        let task = datafusion_distributed::DistributedTaskContext::from_ctx(context);
+        (task.task_index, task.task_count.max(1))
     }
     #[cfg(not(feature = "distributed"))]
     {

@@ -10,9 +10,12 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUni
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+};
 
 use super::bucket::units_per_second;
+use super::grouped_times::TimeGroups;
 
 /// Which instant a [`TimeDownsampler`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +57,21 @@ pub(crate) fn timestamp_scalar(data_type: &DataType, value: Option<i64>) -> Resu
         TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(value, tz),
         TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(value, tz),
     })
+}
+
+/// The mean of `count` timestamps of `data_type` summing to `sum`, truncated to a whole second
+/// (towards negative infinity, like datastream's integer epoch seconds); `None` when there are
+/// none.
+pub(crate) fn truncated_mean(data_type: &DataType, sum: i128, count: i64) -> Result<Option<i64>> {
+    if count == 0 {
+        return Ok(None);
+    }
+    let DataType::Timestamp(unit, _) = data_type else {
+        return exec_err!("time_mean: expected a timestamp type, got {data_type}");
+    };
+    let per_second = units_per_second(unit) as i128;
+    let seconds = (sum / count as i128).div_euclid(per_second);
+    Ok(i64::try_from(seconds * per_second).ok())
 }
 
 impl AggregateUDFImpl for TimeDownsampler {
@@ -102,6 +120,20 @@ impl AggregateUDFImpl for TimeDownsampler {
             field("sum", DataType::Decimal128(38, 0)),
             field("count", DataType::Int64),
         ])
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(TimeGroups::new(
+            self.kind,
+            args.return_type().clone(),
+        )))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -177,18 +209,7 @@ impl Accumulator for TimeAccumulator {
         let value = match self.kind {
             TimeKind::First => self.min,
             TimeKind::Last => self.max,
-            TimeKind::Mean if self.count == 0 => None,
-            TimeKind::Mean => {
-                let DataType::Timestamp(unit, _) = &self.data_type else {
-                    return exec_err!("time_mean: expected a timestamp type");
-                };
-                let per_second = units_per_second(unit) as i128;
-                let mean_units = self.sum / self.count as i128;
-                // Truncate to a whole second (towards negative infinity, like datastream's
-                // integer epoch seconds).
-                let seconds = mean_units.div_euclid(per_second);
-                i64::try_from(seconds * per_second).ok()
-            }
+            TimeKind::Mean => truncated_mean(&self.data_type, self.sum, self.count)?,
         };
         timestamp_scalar(&self.data_type, value)
     }

@@ -14,8 +14,12 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Typ
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+};
 
+use super::grouped_counts::{FrequencyGroups, KeyCodec};
+use super::grouped_moments::MomentGroups;
 use super::value_counts::ValueCounts;
 
 /// Which statistic a [`Moments`] UDAF returns.
@@ -27,6 +31,24 @@ pub enum MomentKind {
     SumSquares,
     /// Population standard deviation sqrt(Σx²/n − (Σx/n)²); 0 when n = 1, null when n = 0.
     StdDev,
+}
+
+impl MomentKind {
+    /// The statistic of `count` values with sum `sum` and sum of squares `sum_squares`; `None`
+    /// when there are no values.
+    pub(crate) fn of(self, count: i64, sum: f64, sum_squares: f64) -> Option<f64> {
+        if count == 0 {
+            return None;
+        }
+        let n = count as f64;
+        Some(match self {
+            MomentKind::Mean => sum / n,
+            MomentKind::SumSquares => sum_squares,
+            MomentKind::StdDev if count == 1 => 0.0,
+            // Rounding can make a zero variance slightly negative: clamp it.
+            MomentKind::StdDev => population_variance(n, sum, sum_squares).max(0.0).sqrt(),
+        })
+    }
 }
 
 /// `mean`, `sum_squares` and `std_dev`: numeric input coerced to Float64.
@@ -96,6 +118,17 @@ impl AggregateUDFImpl for Moments {
         ])
     }
 
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(MomentGroups::new(self.kind)))
+    }
+
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(MomentsAccumulator {
             kind: self.kind,
@@ -158,22 +191,11 @@ impl Accumulator for MomentsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.count == 0 {
-            return Ok(ScalarValue::Float64(None));
-        }
-        let n = self.count as f64;
-        let value = match self.kind {
-            MomentKind::Mean => self.sum / n,
-            MomentKind::SumSquares => self.sum_squares,
-            MomentKind::StdDev if self.count == 1 => 0.0,
-            MomentKind::StdDev => {
-                // Rounding can make a zero variance slightly negative: clamp it.
-                population_variance(n, self.sum, self.sum_squares)
-                    .max(0.0)
-                    .sqrt()
-            }
-        };
-        Ok(ScalarValue::Float64(Some(value)))
+        Ok(ScalarValue::Float64(self.kind.of(
+            self.count,
+            self.sum,
+            self.sum_squares,
+        )))
     }
 
     fn size(&self) -> usize {
@@ -244,12 +266,12 @@ fn map_type(key: &DataType) -> DataType {
     DataType::Map(Arc::new(map_entries_field(key)), false)
 }
 
-fn map_entries_field(key: &DataType) -> Field {
+pub(crate) fn map_entries_field(key: &DataType) -> Field {
     Field::new("entries", DataType::Struct(map_struct_fields(key)), false)
 }
 
 /// `frequency_summary`'s fields.
-fn summary_fields(value: &DataType) -> Fields {
+pub(crate) fn summary_fields(value: &DataType) -> Fields {
     Fields::from(vec![
         Field::new("most_often", value.clone(), true),
         Field::new("least_often", value.clone(), true),
@@ -257,7 +279,7 @@ fn summary_fields(value: &DataType) -> Fields {
     ])
 }
 
-fn map_struct_fields(key: &DataType) -> Fields {
+pub(crate) fn map_struct_fields(key: &DataType) -> Fields {
     Fields::from(vec![
         Field::new("key", key.clone(), false),
         Field::new("value", DataType::Int64, true),
@@ -326,6 +348,35 @@ impl AggregateUDFImpl for Frequency {
                 true,
             )),
         ])
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+            && args
+                .expr_fields
+                .first()
+                .is_some_and(|f| KeyCodec::for_type(f.data_type()).is_some())
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let Some(input) = args.expr_fields.first() else {
+            return plan_err!("{} takes one argument", self.name());
+        };
+        let Some(codec) = KeyCodec::for_type(input.data_type()) else {
+            return plan_err!(
+                "{}: no grouped counting for {}",
+                self.name(),
+                input.data_type()
+            );
+        };
+        Ok(Box::new(FrequencyGroups::new(
+            self.kind,
+            input.data_type().clone(),
+            codec,
+        )))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
