@@ -8,6 +8,8 @@
 //! - [`time_downsamplers`]: `time_first`, `time_last`, `time_mean`.
 //! - [`derive`]: the window functions `derivative`, `counter_reset`, `counter_derivative`.
 //! - [`downsample`]: the table function `downsample(table, granularity, value_column [, start, end])`.
+//! - [`shared_counts`]: the optimizer rule that counts an argument once for all its frequency
+//!   keys in one aggregation.
 
 pub mod bucket;
 pub mod derive;
@@ -16,6 +18,7 @@ pub mod granularity;
 mod grouped_counts;
 mod grouped_moments;
 mod grouped_times;
+pub mod shared_counts;
 pub mod time_downsamplers;
 mod value_counts;
 pub mod value_downsamplers;
@@ -57,4 +60,12 @@ pub fn register_functions(ctx: &SessionContext) {
         ctx.register_udwf(WindowUDF::from(Derive::new(kind)));
     }
     ctx.register_udtf("downsample", Arc::new(Downsample));
+    if !ctx
+        .state()
+        .optimizers()
+        .iter()
+        .any(|r| r.name() == shared_counts::RULE_NAME)
+    {
+        ctx.add_optimizer_rule(Arc::new(shared_counts::ShareFrequencyCounts));
+    }
 }
