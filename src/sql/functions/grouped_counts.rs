@@ -30,6 +30,7 @@ use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate;
 
+use super::grouped_input::{counted, single_input};
 use super::value_downsamplers::{
     map_entries_field, map_struct_fields, pick_by_count, summary_fields, FrequencyKind,
 };
@@ -324,9 +325,7 @@ impl GroupsAccumulator for FrequencyGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = cast(values, &self.codec.count_type())?;
         self.grow(total_num_groups);
         let (groups, heap) = (&mut self.groups, &mut self.heap);
@@ -433,12 +432,10 @@ impl GroupsAccumulator for FrequencyGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = cast(values, &self.data_type)?;
         let kept: Vec<bool> = (0..values.len())
-            .map(|i| values.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i)))
+            .map(|i| counted(&values, opt_filter, i))
             .collect();
         // Each row its own group: a one-value list with count 1, or an empty list.
         let offsets = OffsetBuffer::<i32>::from_lengths(kept.iter().map(|&k| usize::from(k)));

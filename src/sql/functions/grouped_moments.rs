@@ -11,6 +11,7 @@ use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate;
 
+use super::grouped_input::{counted, single_input};
 use super::value_downsamplers::MomentKind;
 
 /// Count, sum and sum of squares per group.
@@ -61,9 +62,7 @@ impl GroupsAccumulator for MomentGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = floats(values)?;
         self.grow(total_num_groups);
         let (count, sum, sum_squares) = (&mut self.count, &mut self.sum, &mut self.sum_squares);
@@ -137,13 +136,10 @@ impl GroupsAccumulator for MomentGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = floats(values)?;
         let values = values.as_primitive::<Float64Type>();
-        let kept =
-            |i: usize| values.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+        let kept = |i: usize| counted(values, opt_filter, i);
         let n = values.len();
         let count: Int64Array = (0..n)
             .map(|i| i64::from(kept(i)))

@@ -13,6 +13,7 @@ use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion_functions_aggregate_common::aggregate::groups_accumulator::accumulate::accumulate;
 
+use super::grouped_input::{counted, single_input};
 use super::time_downsamplers::{truncated_mean, TimeKind};
 
 /// Min, max, sum and count of timestamps (in the column's unit) per group.
@@ -95,9 +96,7 @@ impl GroupsAccumulator for TimeGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = cast(values, &DataType::Int64)?;
         self.grow(total_num_groups);
         let (min, max, sum, count) = (&mut self.min, &mut self.max, &mut self.sum, &mut self.count);
@@ -174,13 +173,10 @@ impl GroupsAccumulator for TimeGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let Some(values) = values.first() else {
-            return exec_err!("{:?}: no input column", self.kind);
-        };
+        let values = single_input(values, self.kind)?;
         let values = cast(values, &DataType::Int64)?;
         let values = values.as_primitive::<Int64Type>();
-        let kept =
-            |i: usize| values.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+        let kept = |i: usize| counted(values, opt_filter, i);
         let n = values.len();
         let instants: Int64Array = (0..n).map(|i| kept(i).then(|| values.value(i))).collect();
         let sums = (0..n).map(|i| {

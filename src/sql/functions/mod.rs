@@ -16,6 +16,7 @@ pub mod derive;
 pub mod downsample;
 pub mod granularity;
 mod grouped_counts;
+mod grouped_input;
 mod grouped_moments;
 mod grouped_times;
 pub mod shared_counts;
