@@ -3,7 +3,7 @@
 # Markdown tables (also saved under target/bench-results/). Loopback only.
 #
 #   benches/run_all.sh            # everything
-#   benches/run_all.sh latency    # one section: machine latency parse memory peers downsample downsample_all rollup store distributed
+#   benches/run_all.sh latency    # one section: machine latency parse memory peers ratelimit downsample downsample_all rollup store distributed
 #
 # Needs: a release build (cargo build --release --bins --benches), /usr/bin/time, python3
 # (benches/peers/setup.sh installs the Python peers into benches/peers/.venv).
@@ -16,7 +16,7 @@ out="$root/target/bench-results"
 tmp="${BENCH_TMP:-$(mktemp -d)}"
 py="$root/benches/peers/.venv/bin/python"
 mkdir -p "$out"
-sections="${*:-machine latency parse memory peers downsample rollup store}"
+sections="${*:-machine latency parse memory peers ratelimit downsample rollup store}"
 
 pids=()
 cleanup() {
@@ -323,6 +323,65 @@ section_distributed() {
     done
   } | tee "$out/distributed.md"
   stop_sim
+}
+
+# A tight rate limit: the extraction of `peers` (42 windows) under 10 requests per 2 s, each
+# run against a fresh simulator (a full budget, periods starting at its start) whose request
+# log places every request in its period. The bound: an ideal client sends 10 per period from
+# the first request's period on, so its last 2 go at the start of the fifth period and are
+# answered a round trip later. Env: RATE_REPEATS (default 5), RATE_LATENCY_MS (100).
+section_ratelimit() {
+  local latency=${RATE_LATENCY_MS:-100} repeats=${RATE_REPEATS:-5} limit=10 period=2
+  local start="TIMESTAMP '2026-01-01T00:00:00Z'"
+  local sql="CREATE EXTERNAL TABLE cpu STORED AS DATADOG_V1 LOCATION 'system.cpu.user{*}' OPTIONS ('granularity' '60s'); SELECT ts, avg FROM cpu WHERE ts >= $start AND ts < $start + INTERVAL '7 days'"
+  {
+    echo "## Tight rate limit: the same extraction (42 windows) under $limit requests per $period s, latency $latency ms, $repeats runs"
+    echo
+    echo "| run | wall (s) | first request to last answer (s) | bound (s) | / bound | requests | 429s | most 429s in one period | first request's place in its period (s) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local spans=() bounds=()
+    for r in $(seq "$repeats"); do
+      start_sim --latency-ms "$latency" --rate-limit "$limit/${period}s" --log-requests
+      local log
+      log=$(ls -t "$tmp"/sim.*.log | head -1)
+      local w
+      w=$(wall "$bin" --base-url "$sim_url" --format parquet -o "$tmp/rate.parquet" "$sql")
+      stop_sim
+      local row
+      row=$(python3 - "$log" "$limit" "$period" <<'PY'
+import math, re, sys
+log, limit, period = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) * 1000
+reqs = []
+for line in open(log):
+    m = re.match(r"GET /api/v1/query\S* (\d+) (\d+)ms at=([0-9.]+)ms", line)
+    if m:
+        reqs.append((float(m[3]), int(m[2]), int(m[1])))
+reqs.sort()
+first = reqs[0][0]
+done = max(at + ms for at, ms, _ in reqs)
+admitted = sum(1 for *_, st in reqs if st == 200)
+rtt = min(ms for _, ms, _ in reqs)
+w0 = math.floor(first / period)
+k = math.ceil(admitted / limit) - 1
+bound = (max(first, (w0 + k) * period) + rtt - first) / 1000
+per = {}
+for at, _, st in reqs:
+    if st == 429:
+        per[math.floor(at / period)] = per.get(math.floor(at / period), 0) + 1
+span = (done - first) / 1000
+print(f"{span:.3f} {bound:.3f} {span / bound:.2f} {len(reqs)} {sum(per.values())} {max(per.values(), default=0)} {(first - w0 * period) / 1000:.3f}")
+PY
+)
+      read -r span bound over n r429 most phase <<< "$row"
+      spans+=("$span"); bounds+=("$bound")
+      echo "| $r | $w | $span | $bound | $over | $n | $r429 | $most | $phase |"
+    done
+    local total_span total_bound
+    total_span=$(python3 -c "print(sum(map(float, '${spans[*]}'.split())))")
+    total_bound=$(python3 -c "print(sum(map(float, '${bounds[*]}'.split())))")
+    echo
+    echo "All runs: $(ratio "$total_span" "$total_bound") × the bound (first request to last answer, summed over the runs)."
+  } | tee "$out/ratelimit.md"
 }
 
 for s in $sections; do

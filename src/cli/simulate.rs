@@ -93,8 +93,9 @@ pub async fn run(args: &SimulateArgs) -> DFResult<()> {
     Ok(())
 }
 
-/// `GET /api/v1/query?from=1&to=2&query=... 200 3ms` (status 0: the connection was dropped;
-/// `fault=...` when one was injected).
+/// `GET /api/v1/query?from=1&to=2&query=... 200 3ms at=1520.3ms`: status (0: the connection
+/// was dropped), time to answer, arrival since the simulator started (where its rate-limit
+/// periods begin), then `fault=...` when one was injected.
 fn log_line(r: &LoggedRequest) -> String {
     let mut target = r.path.clone();
     if !r.query.is_empty() {
@@ -105,7 +106,8 @@ fn log_line(r: &LoggedRequest) -> String {
         target.push_str(&query);
     }
     let ms = r.received_at.elapsed().as_millis();
-    let mut line = format!("{} {target} {} {ms}ms", r.method, r.status);
+    let at = r.since_start.as_secs_f64() * 1000.0;
+    let mut line = format!("{} {target} {} {ms}ms at={at:.1}ms", r.method, r.status);
     if let Some(fault) = &r.fault {
         line.push_str(" fault=");
         line.push_str(&fault_name(fault));

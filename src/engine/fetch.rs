@@ -235,7 +235,10 @@ async fn fetch_with_retries(
                                 status: response.status,
                                 message,
                             },
-                            adapter.retry_after(response.status, &response.headers),
+                            retry_hint(
+                                adapter.retry_after(response.status, &response.headers),
+                                (response.status == 429).then(|| permit.hold()).flatten(),
+                            ),
                         ),
                     }
                 }
@@ -276,6 +279,16 @@ async fn fetch_with_retries(
                 })
             }
         }
+    }
+}
+
+/// How long to wait before retrying: what the server asks, or, after a 429, until the rate gate
+/// lets requests go again if that is sooner (it may have learned when the period ends, which a
+/// whole-second `X-RateLimit-Reset` tells only roughly).
+fn retry_hint(server: Option<Duration>, gate: Option<Duration>) -> Option<Duration> {
+    match (server, gate) {
+        (Some(server), Some(gate)) => Some(server.min(gate)),
+        (server, gate) => server.or(gate),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod metrics;
 mod pipeline;
 pub mod policy;
 pub mod rate_gate;
+mod rate_period;
 
 use std::sync::Arc;
 use std::time::Duration;

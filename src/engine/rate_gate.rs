@@ -1,6 +1,8 @@
 //! The rate gate: one per (host, endpoint) in the process, shared by every stream and partition.
 //! It reads the `X-RateLimit-*` headers of each response and holds requests while the budget is
 //! spent, instead of collecting 429s; after a 429 it holds everyone until the server's reset.
+//! When the period ends is learned across periods ([`rate_period`](super::rate_period)), at
+//! the cost of at most one 429 a period.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -9,6 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use http::HeaderMap;
+
+use super::rate_period::{Answer, PeriodClock};
 
 /// The longest the gate holds requests on the word of one response (a Datadog period is at most
 /// an hour); larger or malformed figures are clamped so a bad header cannot stall the process.
@@ -26,7 +30,9 @@ struct GateState {
     /// Requests left in the current period, as last reported (minus those sent since).
     remaining: Option<i64>,
     /// When the current period ends.
-    reset_at: Option<Instant>,
+    clock: PeriodClock,
+    /// The budget ran out: the next probe finds out whether the period has ended.
+    spent: bool,
     /// Nobody sends before this (after a 429).
     blocked_until: Option<Instant>,
     /// Some response has been seen.
@@ -40,7 +46,7 @@ struct GateState {
 /// What [`RateGate::acquire`] decided.
 enum Admission {
     Wait(Instant),
-    Go { probe: bool },
+    Go { probe: bool, turn: bool },
 }
 
 /// A shared rate limiter fed by response headers.
@@ -65,6 +71,10 @@ impl Default for RateGate {
 pub struct GatePermit {
     gate: Arc<RateGate>,
     probe: bool,
+    /// The probe sent once the budget was spent: its answer tells whether the period ended.
+    turn: bool,
+    /// When the gate let it go.
+    sent: Instant,
     /// Time spent waiting for the gate.
     pub waited: Duration,
 }
@@ -73,18 +83,32 @@ impl GatePermit {
     /// Updates the gate from the response; returns this process's share of the budget left
     /// when a successful response reports one.
     pub fn observe(&self, status: u16, headers: &HeaderMap) -> Option<i64> {
-        self.gate.observe(status, headers);
+        self.gate
+            .observe_answer(self.sent, self.turn, status, headers);
         if !(200..300).contains(&status) {
             return None;
         }
         header_i64(headers, "x-ratelimit-remaining").map(|r| r / self.gate.share)
+    }
+
+    /// How long the gate holds requests from now (after a 429 it observed): the retry of this
+    /// request waits as long, which can be less than the 429's `X-RateLimit-Reset` says when the
+    /// gate has learned when the period ends.
+    pub fn hold(&self) -> Option<Duration> {
+        let until = self.gate.lock().blocked_until?;
+        Some(until.saturating_duration_since(Instant::now()))
     }
 }
 
 impl Drop for GatePermit {
     fn drop(&mut self) {
         if self.probe {
-            self.gate.lock().probing = false;
+            let mut s = self.gate.lock();
+            s.probing = false;
+            // A probe for the period's end that got no answer: the next one asks again.
+            if self.turn && s.remaining.is_none() {
+                s.spent = true;
+            }
         }
     }
 }
@@ -125,35 +149,48 @@ impl RateGate {
                 let now = Instant::now();
                 if let Some(until) = s.blocked_until.filter(|u| *u > now) {
                     Admission::Wait(until + Duration::from_millis(20))
-                } else if let (Some(r), Some(reset)) = (s.remaining, s.reset_at) {
-                    if r <= 0 && reset > now {
-                        // A few ms past the reset, so the server's window has really turned over.
-                        Admission::Wait(reset + Duration::from_millis(20))
+                } else if let (Some(r), Some(end)) = (s.remaining, s.clock.end()) {
+                    let probe_at = end.probe_at(self.share == 1);
+                    if r <= 0 && probe_at > now {
+                        Admission::Wait(probe_at)
                     } else if r <= 0 {
-                        // The period is over: the next response tells the new budget.
+                        // The period may be over: one probe finds out, and its answer tells
+                        // the new budget.
                         s.remaining = None;
+                        s.spent = true;
                         continue;
                     } else {
                         s.remaining = Some(r - 1);
-                        Admission::Go { probe: false }
+                        Admission::Go {
+                            probe: false,
+                            turn: false,
+                        }
                     }
                 } else if s.remaining.is_none() && (!s.observed_any || s.limited) {
                     if s.probing {
                         Admission::Wait(now + Duration::from_millis(10))
                     } else {
                         s.probing = true;
-                        Admission::Go { probe: true }
+                        Admission::Go {
+                            probe: true,
+                            turn: std::mem::take(&mut s.spent),
+                        }
                     }
                 } else {
-                    Admission::Go { probe: false }
+                    Admission::Go {
+                        probe: false,
+                        turn: false,
+                    }
                 }
             };
             match admission {
                 Admission::Wait(until) => tokio::time::sleep_until(until).await,
-                Admission::Go { probe } => {
+                Admission::Go { probe, turn } => {
                     return GatePermit {
                         gate: Arc::clone(self),
                         probe,
+                        turn,
+                        sent: Instant::now(),
                         waited: started.elapsed(),
                     }
                 }
@@ -161,13 +198,20 @@ impl RateGate {
         }
     }
 
-    /// Updates the budget from a response's headers.
-    fn observe(&self, status: u16, headers: &HeaderMap) {
+    /// Updates the budget from the headers of a response to a request sent at `sent`; `turn`:
+    /// it was the probe sent once the budget was spent.
+    fn observe_answer(&self, sent: Instant, turn: bool, status: u16, headers: &HeaderMap) {
         // This process's share of what the server has left (rounded down, so the shares of
         // all processes never add up to more than the budget).
         let remaining = header_i64(headers, "x-ratelimit-remaining").map(|r| r / self.share);
-        let reset = header_i64(headers, "x-ratelimit-reset")
-            .map(|s| Duration::from_secs(s.clamp(0, MAX_GATE_WAIT.as_secs() as i64) as u64));
+        let seconds = |name| {
+            header_i64(headers, name)
+                .map(|s| Duration::from_secs(s.clamp(0, MAX_GATE_WAIT.as_secs() as i64) as u64))
+        };
+        let (reset, period) = (
+            seconds("x-ratelimit-reset"),
+            seconds("x-ratelimit-period").filter(|p| !p.is_zero()),
+        );
         let mut s = self.lock();
         let now = Instant::now();
         s.observed_any = true;
@@ -176,23 +220,45 @@ impl RateGate {
         if status == 429 {
             // Only the hold: the budget figures of a 429 may be stale next to those of responses
             // that were in flight with it, and the next success reports the real ones.
-            let wait = retry_hint(status, headers).unwrap_or(Duration::from_secs(1));
-            let until = after(now, wait);
+            let hint = retry_hint(status, headers).unwrap_or(Duration::from_secs(1));
+            let mut until = after(now, hint);
+            if turn {
+                // The probe went before the period's latest end and found it not over: hold
+                // everyone until that end (what a whole-second `X-RateLimit-Reset` says is up
+                // to a second off either way), unless the server said `Retry-After`.
+                s.clock.refused(sent);
+                if let Some(end) = s
+                    .clock
+                    .end()
+                    .filter(|_| !headers.contains_key("retry-after"))
+                {
+                    let latest = after(now, hint + Duration::from_secs(1));
+                    until = end.surely_over().min(latest).max(now);
+                }
+                s.spent = true;
+            }
             s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
             // Unknown again: after the hold, one probe learns the new budget.
             s.remaining = None;
             return;
         }
+        let same_period = match reset {
+            Some(reset) if (200..300).contains(&status) => s.clock.admitted(Answer {
+                sent,
+                answered: now,
+                reset,
+                period,
+                turned: turn,
+            }),
+            _ => false,
+        };
         if let Some(r) = remaining {
             // Requests already sent after this one was answered are not in the server's figure;
             // keep the lower of the two so concurrent partitions do not overshoot.
             s.remaining = Some(match s.remaining {
-                Some(local) if s.reset_at.is_some_and(|t| t > now) => local.min(r),
+                Some(local) if same_period => local.min(r),
                 _ => r,
             });
-        }
-        if let Some(reset) = reset {
-            s.reset_at = Some(after(now, reset));
         }
     }
 }
@@ -225,6 +291,13 @@ mod tests {
     use super::*;
 
     use datafusion::common::runtime::SpawnedTask;
+
+    impl RateGate {
+        /// A response to a request sent just now, not a probe.
+        fn observe(&self, status: u16, headers: &HeaderMap) {
+            self.observe_answer(Instant::now(), false, status, headers);
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -319,6 +392,112 @@ mod tests {
         assert!(waited >= Duration::from_secs(1), "{waited:?}");
         // Known budget: no more waiting.
         assert!(gate.acquire().await.waited < Duration::from_millis(1));
+    }
+
+    /// A fixed-window server (10 a period of 2 s, periods starting `phase` before the test
+    /// begins) with a 25 ms trip each way, whose `X-RateLimit-Reset` rounds `round_up` or down,
+    /// and 80 requests through the gate from 16 tasks. Returns, per period, the 429s and how
+    /// long after the period began its first request arrived.
+    async fn run_against_fixed_windows(phase: Duration, round_up: bool) -> Vec<(u32, Duration)> {
+        const LIMIT: u32 = 10;
+        const PERIOD: Duration = Duration::from_secs(2);
+        const TRIP: Duration = Duration::from_millis(25);
+        let origin = Instant::now() - phase;
+        let server = Arc::new(Mutex::new(HashMap::<u32, (u32, u32, Duration)>::new()));
+        let answer = {
+            let server = Arc::clone(&server);
+            move || {
+                let into = Instant::now() - origin;
+                let window = (into.as_nanos() / PERIOD.as_nanos()) as u32;
+                let left =
+                    PERIOD - Duration::from_nanos((into.as_nanos() % PERIOD.as_nanos()) as u64);
+                let mut log = server.lock().unwrap();
+                let w = log.entry(window).or_insert((0, 0, into - PERIOD * window));
+                let admitted = w.0 < LIMIT;
+                if admitted {
+                    w.0 += 1;
+                } else {
+                    w.1 += 1;
+                }
+                let secs = if round_up {
+                    left.as_secs_f64().ceil()
+                } else {
+                    left.as_secs_f64().floor()
+                };
+                let remaining = (LIMIT - w.0).to_string();
+                let reset = (secs as u64).to_string();
+                let pairs = [
+                    ("x-ratelimit-limit", "10"),
+                    ("x-ratelimit-period", "2"),
+                    ("x-ratelimit-remaining", remaining.as_str()),
+                    ("x-ratelimit-reset", reset.as_str()),
+                ];
+                (if admitted { 200 } else { 429 }, headers(&pairs))
+            }
+        };
+        let gate = Arc::new(RateGate::default());
+        let left = Arc::new(std::sync::atomic::AtomicU32::new(80));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (gate, left, answer) = (Arc::clone(&gate), Arc::clone(&left), answer.clone());
+                SpawnedTask::spawn(async move {
+                    use std::sync::atomic::Ordering;
+                    while left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                    {
+                        loop {
+                            let permit = gate.acquire().await;
+                            tokio::time::sleep(TRIP).await;
+                            let (status, headers) = answer();
+                            tokio::time::sleep(TRIP).await;
+                            permit.observe(status, &headers);
+                            if status == 200 {
+                                break;
+                            }
+                            let wait = permit.hold().unwrap();
+                            drop(permit);
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let log = server.lock().unwrap();
+        let mut periods: Vec<_> = log
+            .iter()
+            .map(|(w, (_, refused, first))| (*w, *refused, *first))
+            .collect();
+        periods.sort();
+        assert_eq!(log.values().map(|(admitted, ..)| admitted).sum::<u32>(), 80);
+        periods
+            .into_iter()
+            .map(|(_, refused, first)| (refused, first))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_learns_when_periods_begin() {
+        // Periods that begin 370 ms before the first request: its reset says 2 s (rounded up)
+        // or 1 s (down) where 1.6 s are left. Waiting for the rounded-up reset would send every
+        // period's first request about 0.4 s late; after a few periods of halving the doubt
+        // the gate sends it within a round trip and a margin of the period's start.
+        for round_up in [true, false] {
+            let periods = run_against_fixed_windows(Duration::from_millis(370), round_up).await;
+            assert_eq!(periods.len(), 8, "{periods:?}");
+            for (refused, _) in &periods {
+                assert!(*refused <= 1, "round up {round_up}: {periods:?}");
+            }
+            for (_, first) in &periods[6..] {
+                assert!(
+                    *first < Duration::from_millis(120),
+                    "round up {round_up}: {periods:?}"
+                );
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -201,6 +201,9 @@ pub struct LoggedRequest {
     pub body: Option<String>,
     /// When the request arrived (before any configured latency).
     pub received_at: Instant,
+    /// The same, counted from the simulator's start: its rate-limit periods begin at multiples
+    /// of the period from there, so this places the request in its period.
+    pub since_start: Duration,
     /// The client's `User-Agent` (a ddstream worker names itself there).
     pub user_agent: Option<String>,
     /// The status answered; 0 when the connection was dropped.

@@ -37,6 +37,8 @@ pub(super) struct SimState {
     next_request: AtomicU64,
     log: Mutex<Vec<LoggedRequest>>,
     on_request: Option<RequestHook>,
+    /// The origin of the rate-limit periods.
+    start: Instant,
 }
 
 /// What the front door learned about a request, carried in its extensions so that whoever
@@ -82,6 +84,7 @@ impl SimState {
             next_request: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             on_request: config.on_request,
+            start,
         }
     }
 
@@ -107,6 +110,7 @@ impl SimState {
             query: ctx.query.clone(),
             body: ctx.body.clone(),
             received_at: ctx.received_at,
+            since_start: ctx.received_at.saturating_duration_since(self.start),
             user_agent: ctx.user_agent.clone(),
             status,
             fault,

@@ -162,7 +162,9 @@ fn faults_rate_limit_and_latency_show_in_the_request_log() {
         lines[0]
     );
     assert!(lines[2].contains(" 429 "), "{}", lines[2]);
-    // Each took at least the configured latency (a sleep, so a lower bound).
+    // Each took at least the configured latency (a sleep, so a lower bound), and arrived (time
+    // since the simulator started) after the one before it was answered: they were sequential.
+    let mut answered_at = 0.0;
     for line in lines {
         let ms: u64 = line
             .split(' ')
@@ -170,6 +172,13 @@ fn faults_rate_limit_and_latency_show_in_the_request_log() {
             .and_then(|ms| ms.parse().ok())
             .unwrap_or_else(|| panic!("no duration in {line}"));
         assert!(ms >= 150, "{line}");
+        let at: f64 = line
+            .split(' ')
+            .find_map(|p| p.strip_prefix("at=")?.strip_suffix("ms"))
+            .and_then(|at| at.parse().ok())
+            .unwrap_or_else(|| panic!("no arrival time in {line}"));
+        assert!(at >= answered_at, "{line} arrived before {answered_at} ms");
+        answered_at = at + ms as f64;
     }
 }
 

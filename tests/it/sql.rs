@@ -300,6 +300,41 @@ async fn eight_concurrent_queries_share_the_rate_limit_instead_of_collecting_429
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tight_rate_limit_costs_at_most_one_429_a_period() {
+    // The 42 windows of a week against 10 requests per second: the gate learns when the server's
+    // periods begin by sending one probe before the rounded reset, which may meet a 429, but
+    // never more than one in a period (the others wait for the period's latest end).
+    let period = std::time::Duration::from_secs(1);
+    let sim = simulator(SimulatorConfig {
+        rate_limit: Some(ddstream::simulator::RateLimit::new(10, period)),
+        ..Default::default()
+    })
+    .await;
+    let ctx = cpu_session(&sim, "");
+    let week = DAY.replace("2026-01-02", "2026-01-08");
+    let out = text(
+        &ctx,
+        &format!("SELECT count(*) AS n, count(DISTINCT ts) AS d FROM cpu WHERE {week}"),
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("| 10080 | 10080 |"), "{out}");
+    let requests = sim.requests();
+    let admitted = requests.iter().filter(|r| r.status == 200).count();
+    assert_eq!(admitted, 42, "{requests:?}");
+    let mut refused_per_period = std::collections::BTreeMap::<u128, usize>::new();
+    for r in requests.iter().filter(|r| r.status == 429) {
+        *refused_per_period
+            .entry(r.since_start.as_nanos() / period.as_nanos())
+            .or_default() += 1;
+    }
+    assert!(
+        refused_per_period.values().all(|n| *n <= 1),
+        "429s per period: {refused_per_period:?}"
+    );
+}
+
 /// Table `cpu` (`system.cpu.user{*}`, 1 h windows, 3 requests in flight per partition) at
 /// `base_url`, sending through `transport`.
 fn cpu_table(base_url: &url::Url, transport: Arc<dyn Transport>) -> ddstream::sql::ApiTable {
