@@ -327,7 +327,8 @@ section_distributed() {
 
 # A tight rate limit: the extraction of `peers` (42 windows) under 10 requests per 2 s, each
 # run against a fresh simulator (a full budget, periods starting at its start) whose request
-# log places every request in its period. The bound: an ideal client sends 10 per period from
+# log places every request in its period; each run starts at another phase of the period. The
+# bound: an ideal client sends 10 per period from
 # the first request's period on, so its last 2 go at the start of the fifth period and are
 # answered a round trip later. Env: RATE_REPEATS (default 5), RATE_LATENCY_MS (100).
 section_ratelimit() {
@@ -344,8 +345,11 @@ section_ratelimit() {
       start_sim --latency-ms "$latency" --rate-limit "$limit/${period}s" --log-requests
       local log
       log=$(ls -t "$tmp"/sim.*.log | head -1)
+      # Runs start at phases spread over the period (the simulator's periods begin at its
+      # start): run r waits (r-1)/repeats of a period first.
+      sleep "$(python3 -c "print(($r - 1) / $repeats * $period)")"
       local w
-      w=$(wall "$bin" --base-url "$sim_url" --format parquet -o "$tmp/rate.parquet" "$sql")
+      w=$(wall "$bin" --base-url "$sim_url" --format parquet -o "$tmp/rate.parquet" "$sql" 2>/dev/null)
       stop_sim
       local row
       row=$(python3 - "$log" "$limit" "$period" <<'PY'
