@@ -370,7 +370,7 @@ impl<'a> Scanner<'a> {
     /// Delimits the number at the position by JSON's grammar
     /// (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`), moving past it, and collects
     /// its digits as an integer and a power of ten on the way.
-    #[inline]
+    #[inline(always)]
     fn lex_number(&mut self) -> Result<Lexed<'a>> {
         let body = self.body;
         let start = self.pos;
@@ -459,7 +459,7 @@ impl<'a> Scanner<'a> {
     /// (the 16-17 digit values Datadog sends are past 2^53). The rest goes to the standard
     /// library's parser (Eisel-Lemire with a correct fallback, the fast-float algorithm). It
     /// accepts more than JSON (`inf`, `+1`, `1.`), which is why the text was checked first.
-    #[inline]
+    #[inline(always)]
     fn to_f64(&self, n: &Lexed<'a>, start: usize) -> Result<f64> {
         if let Some((digits, exp)) = n.decimal.filter(|(d, e)| *d <= EXACT_INT && e.abs() <= 22) {
             let v = digits as f64;
@@ -470,6 +470,13 @@ impl<'a> Scanner<'a> {
             };
             return Ok(if n.negative { -v } else { v });
         }
+        self.to_f64_beyond_fast_path(n, start)
+    }
+
+    /// [`Self::to_f64`] for what Clinger's fast path does not settle (kept out of line, so the
+    /// fast path stays small where it is inlined).
+    #[inline(never)]
+    fn to_f64_beyond_fast_path(&self, n: &Lexed<'a>, start: usize) -> Result<f64> {
         if let Some((digits, exp)) = n.decimal {
             // Eisel-Lemire on the digits already read: correctly rounded unless it reports the
             // value too close to halfway between two floats (a negative exponent), which the
@@ -498,15 +505,26 @@ impl<'a> Scanner<'a> {
 }
 
 /// Reads the run of digits from `i` into `digits` (wrapping: the caller uses `digits` only when
-/// there are at most 19) and returns where the run ends. Eight digits at a time while eight
-/// bytes are digits (SWAR, as fast_float and simdjson do), then one at a time: a Datadog value
-/// has 13 to 17 digits, which the byte loop took one multiply-add and one branch each.
+/// there are at most 19) and returns where the run ends. Up to eight digits at a time (SWAR, as
+/// fast_float and simdjson do): a Datadog number has 13 to 17 digits in runs of 2 to 15, which
+/// the byte loop took one multiply-add and one branch each.
 #[inline(always)]
 fn digits_into(body: &[u8], mut i: usize, digits: &mut u64) -> usize {
-    while let Some(eight) = body.get(i..i + 8).and_then(eight_digits) {
-        *digits = digits.wrapping_mul(100_000_000).wrapping_add(eight);
-        i += 8;
+    while let Some(bytes) = body.get(i..i + 8) {
+        let chunk = u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
+        let n = leading_digits(chunk);
+        if n == 0 {
+            return i;
+        }
+        *digits = digits
+            .wrapping_mul(POW10_U64[n])
+            .wrapping_add(digits_value(chunk, n));
+        i += n;
+        if n < 8 {
+            return i;
+        }
     }
+    // The last seven bytes of the body.
     while let Some(&d @ b'0'..=b'9') = body.get(i) {
         *digits = digits.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
         i += 1;
@@ -514,24 +532,50 @@ fn digits_into(body: &[u8], mut i: usize, digits: &mut u64) -> usize {
     i
 }
 
-/// The value of eight ASCII digits, or `None` when one of the bytes is not a digit.
+/// How many of the eight bytes (first byte lowest) are ASCII digits before the first that is
+/// not.
 #[inline(always)]
-fn eight_digits(bytes: &[u8]) -> Option<u64> {
-    let v = u64::from_le_bytes(bytes.try_into().ok()?);
-    // Each byte is 0x30..=0x39 exactly when its high nibble is 3 and stays 3 after adding 6
-    // (a byte of 0xFA or more carries, but its own high nibble already fails).
-    let high = v & 0xF0F0_F0F0_F0F0_F0F0;
-    let high_plus_6 = v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
-    if high | (high_plus_6 >> 4) != 0x3333_3333_3333_3333 {
-        return None;
-    }
+fn leading_digits(chunk: u64) -> usize {
+    // A byte is 0x30..=0x39 exactly when its high nibble is 3 and stays 3 after adding 6. A
+    // byte of 0xFA or more carries into the next one, but only bytes after the first
+    // non-digit can be disturbed so, and they are not counted.
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    let not_digit =
+        ((chunk & HIGH) ^ THREES) | ((chunk.wrapping_add(0x0606_0606_0606_0606) & HIGH) ^ THREES);
+    (not_digit.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (1 to 8) bytes of `chunk`, all ASCII digits.
+#[inline(always)]
+fn digits_value(chunk: u64, n: usize) -> u64 {
+    // The n digits moved to the top and '0's put below them: the same value as eight digits.
+    let chunk = if n == 8 {
+        chunk
+    } else {
+        let shift = 8 * (8 - n) as u32;
+        (chunk << shift) | (0x3030_3030_3030_3030 >> (64 - shift))
+    };
     // Pairs, then quadruples, then the eight (the first digit is the lowest byte).
-    let v = v - 0x3030_3030_3030_3030;
+    let v = chunk - 0x3030_3030_3030_3030;
     let v = v.wrapping_mul(10).wrapping_add(v >> 8);
     let low = (v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
     let high = ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
-    Some(low.wrapping_add(high) >> 32)
+    low.wrapping_add(high) >> 32
 }
+
+/// 10^n for the digit runs.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
 
 /// The powers of ten an f64 holds exactly.
 const POW10: [f64; 23] = [
@@ -644,24 +688,27 @@ mod tests {
     }
 
     #[test]
-    fn eight_digit_runs() {
-        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
-        assert_eq!(eight_digits(b"00000000"), Some(0));
-        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
-        for bad in [
-            b"1234567.",
-            b"/2345678",
-            b":2345678",
-            b"1234567\xff",
-            b"1234 678",
-        ] {
-            assert_eq!(eight_digits(bad), None, "{}", String::from_utf8_lossy(bad));
-        }
-        for i in 0..8 {
+    fn digit_runs_of_every_length() {
+        let chunk = |b: &[u8; 8]| u64::from_le_bytes(*b);
+        assert_eq!(leading_digits(chunk(b"12345678")), 8);
+        assert_eq!(digits_value(chunk(b"12345678"), 8), 12_345_678);
+        assert_eq!(leading_digits(chunk(b"00000000")), 8);
+        assert_eq!(digits_value(chunk(b"99999999"), 8), 99_999_999);
+        assert_eq!(leading_digits(chunk(b"51.94616")), 2);
+        assert_eq!(digits_value(chunk(b"51.94616"), 2), 51);
+        assert_eq!(leading_digits(chunk(b"0012],[1")), 4);
+        assert_eq!(digits_value(chunk(b"0012],[1"), 4), 12);
+        assert_eq!(leading_digits(chunk(b"]1234567")), 0);
+        // Every non-digit byte at every place ends the run there, whatever follows it.
+        for at in 0..8 {
             for b in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
-                let mut bytes = *b"55555555";
-                bytes[i] = b;
-                assert_eq!(eight_digits(&bytes), None, "byte {b} at {i}");
+                let mut bytes = *b"73737373";
+                bytes[at] = b;
+                assert_eq!(leading_digits(chunk(&bytes)), at, "byte {b} at {at}");
+                if at > 0 {
+                    let want: u64 = std::str::from_utf8(&bytes[..at]).unwrap().parse().unwrap();
+                    assert_eq!(digits_value(chunk(&bytes), at), want);
+                }
             }
         }
     }
