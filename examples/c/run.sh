@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddstream-target}"
-cargo build --locked -p ddstream-ffi -p ddstream
+# The library with the tests, as .ci/test builds them: the same features, so no second build of
+# DataFusion.
+cargo build --locked --lib --bins --tests
 lib="$CARGO_TARGET_DIR/debug"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

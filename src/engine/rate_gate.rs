@@ -235,6 +235,8 @@ impl RateGate {
                     let latest = after(now, hint + Duration::from_secs(1));
                     until = end.surely_over().min(latest).max(now);
                 }
+                // The probe after the hold asks again. (Only a probe's 429 says so: another
+                // 429 may be a straggler from a period already over.)
                 s.spent = true;
             }
             s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
@@ -250,7 +252,8 @@ impl RateGate {
                 period,
                 turned: turn,
             }),
-            _ => false,
+            // An error's figures (a 503's, say) can only lower the budget of the period.
+            _ => !(200..300).contains(&status),
         };
         if let Some(r) = remaining {
             // Requests already sent after this one was answered are not in the server's figure;
