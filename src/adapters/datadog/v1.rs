@@ -445,6 +445,10 @@ fn read_pointlist(
     }
     let mut first = true;
     while s.next_element(&mut first)? {
+        if let Some((ts, value)) = s.compact_pair() {
+            points.push((Some(ts), Some(value)));
+            continue;
+        }
         s.begin_array(PAIR, false)?;
         let mut first_value = true;
         if !s.next_element(&mut first_value)? {

@@ -321,3 +321,47 @@ fn a_huge_granularity_saturates_instead_of_overflowing() {
     // `to` rounds the window's end up to the (saturated) granularity.
     assert_eq!(to, i64::MAX / 1000);
 }
+
+#[test]
+fn compact_and_spaced_points_read_the_same() {
+    // Compact pairs take the scanner's one-go path, spaced ones and nulls the general one.
+    let a = adapter("m{*}", 60, &[Aggregation::Avg]);
+    let body = |points: &str| {
+        format!(
+            r#"{{"series":[{{"scope":"*","query_index":0,"interval":60,"pointlist":{points}}}]}}"#
+        )
+    };
+    let w = window(0, 240);
+    let compact = "[[0,1.5],[60000,-2e3],[120000.0,null],[180000,12.345678901234567]]";
+    let spaced = "[ [0, 1.5], [60000 ,-2e3],\n [120000.0, null], [ 180000,12.345678901234567 ] ]";
+    let batch = rows(a.parse_bytes(&w, body(compact).as_bytes()).unwrap());
+    assert_eq!(
+        batch,
+        rows(a.parse_bytes(&w, body(spaced).as_bytes()).unwrap())
+    );
+    let ts = batch
+        .column(COL_TS)
+        .as_primitive::<TimestampMillisecondType>();
+    assert_eq!(ts.values().to_vec(), [0, 60_000, 120_000, 180_000]);
+    let avg = batch.column(COL_AVG).as_primitive::<Float64Type>();
+    let avg: Vec<Option<f64>> = avg.iter().collect();
+    assert_eq!(
+        avg,
+        [Some(1.5), Some(-2000.0), None, Some(12.345678901234567)]
+    );
+    // A compact pair of the wrong shape is read, and refused, by the general path.
+    for (bad, says) in [
+        ("[[0,01]]", "invalid number"),
+        ("[[0,1,2]]", "invalid length"),
+        ("[[0]]", "invalid length"),
+        ("[[0,1.]]", "invalid number"),
+        ("[[0,\"1\"]]", "invalid type"),
+        ("[[0,1e999]]", "out of range"),
+    ] {
+        let err = a
+            .parse_bytes(&w, body(bad).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
