@@ -5,7 +5,8 @@
 //! models (every number converted, no Arrow).
 //!
 //! `cargo bench --bench parse` runs criterion over every (body, parser) pair, then prints a
-//! summary table (median of 15 timed batches of about 0.1 s each) with the ratios.
+//! summary table with the ratios, from 31 rounds that each time a batch of every parser in turn
+//! (the ratios are medians of the per-round ratios, so a drifting machine skews them less).
 //! `BENCH_PROFILE_CASE="<body>"` runs only that body's parser for 10 s, for `perf record`.
 //! Loopback only: the simulator runs in this process to produce the bodies.
 
@@ -250,26 +251,46 @@ fn cases() -> Vec<Case> {
     out
 }
 
-/// Median seconds per call over 15 batches of about 0.1 s.
-fn time_per_call(mut f: impl FnMut()) -> f64 {
-    let started = Instant::now();
-    let mut calls = 0u64;
-    while started.elapsed() < Duration::from_millis(100) {
-        f();
-        calls += 1;
-    }
-    let per_batch = calls.max(1);
-    let mut samples: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..per_batch {
+/// Rounds of timed batches in [`interleaved`].
+const ROUNDS: usize = 31;
+
+/// Times each of `parsers` in turns: every round times one batch (about 20 ms) of each parser
+/// back to back, so that all of them see the same machine; on a noisy machine throughput drifts
+/// by tens of percent from one second to the next, which skews ratios of parsers timed one
+/// after the other. Returns the seconds per call of each parser in each round.
+fn interleaved(parsers: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+    let per_batch: Vec<u64> = parsers
+        .iter_mut()
+        .map(|f| {
+            let started = Instant::now();
+            let mut calls = 0u64;
+            while started.elapsed() < Duration::from_millis(20) {
                 f();
+                calls += 1;
             }
-            t.elapsed().as_secs_f64() / per_batch as f64
+            calls.max(1)
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    (0..ROUNDS)
+        .map(|_| {
+            parsers
+                .iter_mut()
+                .zip(&per_batch)
+                .map(|(f, &n)| {
+                    let t = Instant::now();
+                    for _ in 0..n {
+                        f();
+                    }
+                    t.elapsed().as_secs_f64() / n as f64
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn main() {
@@ -307,25 +328,31 @@ fn main() {
     }
 
     println!();
-    println!("## Parse throughput (median of 15 batches)");
+    println!("## Parse throughput ({ROUNDS} interleaved rounds: median time per call, median of the per-round ratios)");
     println!();
     println!(
         "| body | bytes | points | parser | MB/s | M points/s | time / IgnoredAny | time / Value | time / typed serde |"
     );
     println!("|---|---:|---:|---|---:|---:|---:|---:|---:|");
     for case in &cases {
-        let t_ignored = time_per_call(|| ignored_any(&case.body));
-        let t_value = time_per_call(|| value(&case.body));
-        let t_typed = time_per_call(|| typed(case));
-        let t_parse = time_per_call(|| {
-            black_box(parse(case));
-        });
-        for (name, t) in [
-            ("IgnoredAny (floor)", t_ignored),
-            ("serde_json::Value", t_value),
-            ("typed serde (official Rust client's models)", t_typed),
-            ("ddstream", t_parse),
-        ] {
+        let rounds = interleaved(&mut [
+            &mut || ignored_any(&case.body),
+            &mut || value(&case.body),
+            &mut || typed(case),
+            &mut || {
+                black_box(parse(case));
+            },
+        ]);
+        // The ratio of parser `i` to parser `j`, round by round.
+        let ratio = |i: usize, j: usize| median(rounds.iter().map(|r| r[i] / r[j]).collect());
+        let names = [
+            "IgnoredAny (floor)",
+            "serde_json::Value",
+            "typed serde (official Rust client's models)",
+            "ddstream",
+        ];
+        for (i, name) in names.into_iter().enumerate() {
+            let t = median(rounds.iter().map(|r| r[i]).collect());
             println!(
                 "| {} | {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} |",
                 case.name,
@@ -334,9 +361,9 @@ fn main() {
                 name,
                 case.body.len() as f64 / t / 1e6,
                 case.points as f64 / t / 1e6,
-                t / t_ignored,
-                t / t_value,
-                t / t_typed
+                ratio(i, 0),
+                ratio(i, 1),
+                ratio(i, 2)
             );
         }
     }
