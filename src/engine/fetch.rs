@@ -235,7 +235,7 @@ async fn fetch_with_retries(
                                 status: response.status,
                                 message,
                             },
-                            retry_hint(
+                            sooner_wait(
                                 adapter.retry_after(response.status, &response.headers),
                                 (response.status == 429).then(|| permit.hold()).flatten(),
                             ),
@@ -285,7 +285,7 @@ async fn fetch_with_retries(
 /// How long to wait before retrying: what the server asks, or, after a 429, until the rate gate
 /// lets requests go again if that is sooner (it may have learned when the period ends, which a
 /// whole-second `X-RateLimit-Reset` tells only roughly).
-fn retry_hint(server: Option<Duration>, gate: Option<Duration>) -> Option<Duration> {
+fn sooner_wait(server: Option<Duration>, gate: Option<Duration>) -> Option<Duration> {
     match (server, gate) {
         (Some(server), Some(gate)) => Some(server.min(gate)),
         (server, gate) => server.or(gate),

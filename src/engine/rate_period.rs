@@ -116,17 +116,12 @@ impl PeriodClock {
         if a.turned {
             // The period ended by the time the probe arrived, so by the time it was answered.
             end.hi = end.hi.min(a.answered).max(end.lo);
-            self.end = Some(
-                self.period
-                    .and_then(|p| end.shifted(p).intersect(header))
-                    .unwrap_or(header),
-            );
-            return false;
-        }
-        if let Some(same) = end.intersect(header) {
+        } else if let Some(same) = end.intersect(header) {
             self.end = Some(same);
             return true;
         }
+        // A later period: the known end one period on, where the answer agrees; else the
+        // answer alone.
         self.end = Some(
             self.period
                 .and_then(|p| end.shifted(p).intersect(header))
