@@ -295,16 +295,36 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let cases = cases();
-    // `BENCH_PROFILE_CASE=<body name>`: only run that body's ddstream parser for 10 s, for
-    // `perf record` (see benches/README.md).
+    // `BENCH_PROFILE_CASE=<body name>`: only run that body's parser for 10 s, for `perf
+    // record`, or `BENCH_PROFILE_CALLS` times, for `valgrind --tool=callgrind` (instruction
+    // counts: the same on a noisy machine; see benches/README.md). `BENCH_PROFILE_PARSER`
+    // picks the parser: `ddstream` (the default), `ignored_any`, `value` or `typed`.
     if let Ok(wanted) = std::env::var("BENCH_PROFILE_CASE") {
         let case = cases
             .iter()
             .find(|c| c.name == wanted)
             .unwrap_or_else(|| panic!("no body named {wanted:?}"));
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            black_box(parse(case));
+        let parser = std::env::var("BENCH_PROFILE_PARSER").unwrap_or_else(|_| "ddstream".into());
+        let mut run: Box<dyn FnMut()> = match parser.as_str() {
+            "ddstream" => Box::new(|| {
+                black_box(parse(case));
+            }),
+            "ignored_any" => Box::new(|| ignored_any(&case.body)),
+            "value" => Box::new(|| value(&case.body)),
+            "typed" => Box::new(|| typed(case)),
+            other => panic!("no parser named {other:?}"),
+        };
+        match std::env::var("BENCH_PROFILE_CALLS") {
+            Ok(calls) => {
+                let calls: u64 = calls.parse().expect("BENCH_PROFILE_CALLS is a count");
+                (0..calls).for_each(|_| run());
+            }
+            Err(_) => {
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(10) {
+                    run();
+                }
+            }
         }
         return;
     }

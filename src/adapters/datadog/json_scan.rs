@@ -39,15 +39,35 @@ pub(super) struct Scanner<'a> {
     pos: usize,
 }
 
-/// A number's text, checked against JSON's grammar.
-struct Lexed<'a> {
-    text: &'a [u8],
+/// A number's text, checked against JSON's grammar: where it is and its digits. Small and
+/// `Copy`, so that it stays in registers: a version holding the text slice and two `Option`s
+/// went through the stack on every number, and the reloads (a store-forwarding stall) were a
+/// third of the v2 parser's time in `perf`.
+#[derive(Clone, Copy)]
+struct Lexed {
+    start: usize,
+    end: usize,
+    /// The significant digits as an integer (wrapping: meaningful only when `exact`).
+    digits: u64,
+    /// The power of ten the digits are scaled by.
+    exponent: i64,
     negative: bool,
-    /// The magnitude when the text is an integer (no fraction or exponent) of at most 19
-    /// digits.
-    integer: Option<u64>,
+    /// No fraction and no exponent.
+    integral: bool,
+    /// At most 19 significant digits, which a u64 holds.
+    exact: bool,
+}
+
+impl Lexed {
+    /// The magnitude when the text is an integer of at most 19 digits.
+    fn integer(&self) -> Option<u64> {
+        (self.integral && self.exact).then_some(self.digits)
+    }
+
     /// The value as digits × 10^exponent, when there are at most 19 digits.
-    decimal: Option<(u64, i64)>,
+    fn decimal(&self) -> Option<(u64, i64)> {
+        self.exact.then_some((self.digits, self.exponent))
+    }
 }
 
 /// The biased exponent of f64's infinities.
@@ -78,6 +98,11 @@ impl<'a> Scanner<'a> {
     fn peek(&mut self) -> Option<u8> {
         self.skip_ws();
         self.body.get(self.pos).copied()
+    }
+
+    /// Bytes after the position (a bound on what is left to read: every element takes one).
+    pub fn remaining(&self) -> usize {
+        self.body.len() - self.pos
     }
 
     /// Only whitespace is left.
@@ -362,9 +387,71 @@ impl<'a> Scanner<'a> {
         if !matches!(self.body.get(self.pos), Some(b'-' | b'0'..=b'9')) {
             return None;
         }
+        let n = self.lex().ok()?;
+        self.pos = n.end;
+        to_f64(&n, self.body)
+    }
+
+    /// Reads the elements of the array just begun (the position is after its `[`) while each
+    /// comes in the compact shape, an element `read` accepts followed at once by `,` or `]`,
+    /// and hands each to `push` (a v2 `times` or `values` array of a compact body: one check
+    /// of the byte after each element, where the general path peeks twice past whitespace).
+    /// Returns whether the array's `]` was read; if not, the position is where the general
+    /// path resumes, with [`Self::next_element`]'s `first` true again only when nothing was
+    /// read: the comma before the element that did not fit, which the general path then
+    /// reads, reports or refuses (`[1,]`, `[1 ,2]`, `"x"`).
+    #[inline(always)]
+    pub fn compact_elements<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> Option<T>,
+        mut push: impl FnMut(T),
+        first: &mut bool,
+    ) -> bool {
+        let mut resume = self.pos;
+        while let Some(value) = read(self) {
+            match self.body.get(self.pos) {
+                Some(b',') => {
+                    push(value);
+                    *first = false;
+                    resume = self.pos;
+                    self.pos += 1;
+                }
+                Some(b']') => {
+                    push(value);
+                    self.pos += 1;
+                    return true;
+                }
+                _ => break,
+            }
+        }
+        self.pos = resume;
+        false
+    }
+
+    /// A number or `null` with nothing before it, or `None` (the position may have moved: only
+    /// for [`Self::compact_elements`], which puts it back).
+    #[inline(always)]
+    pub fn compact_f64_or_null(&mut self) -> Option<Option<f64>> {
+        if self.body.get(self.pos..self.pos + 4) == Some(b"null") {
+            self.pos += 4;
+            return Some(None);
+        }
+        self.compact_number().map(Some)
+    }
+
+    /// A timestamp in ms written as an integer of at most 18 digits with nothing before it, or
+    /// `None` (the position may have moved; floats, signs and longer integers take the general
+    /// path, [`Self::millis`]).
+    #[inline(always)]
+    pub fn compact_millis(&mut self) -> Option<i64> {
         let start = self.pos;
-        let n = self.lex_number().ok()?;
-        self.to_f64(&n, start).ok()
+        if !matches!(self.body.get(start), Some(b'1'..=b'9')) {
+            return None;
+        }
+        let mut digits = 0;
+        self.pos = digits_into(self.body, start, &mut digits);
+        let integral = !matches!(self.body.get(self.pos), Some(b'.' | b'e' | b'E'));
+        (integral && self.pos - start <= 18).then_some(digits as i64)
     }
 
     /// A number or `null`, as serde reads an `Option<f64>`: integers too, and an exponent out
@@ -373,9 +460,8 @@ impl<'a> Scanner<'a> {
     pub fn f64_or_null(&mut self) -> Result<Option<f64>> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => {
-                let start = self.pos;
                 let n = self.lex_number()?;
-                self.to_f64(&n, start).map(Some)
+                self.f64_of(&n).map(Some)
             }
             Some(b'n') => self.null().map(|()| None),
             _ => Err(self.invalid_type("a number or null")),
@@ -389,7 +475,7 @@ impl<'a> Scanner<'a> {
         }
         let start = self.pos;
         let n = self.lex_number()?;
-        match n.integer {
+        match n.integer() {
             Some(m) if !n.negative => {
                 return i64::try_from(m)
                     .map_err(|_| self.error_at(start, format!("timestamp {m} is out of range")))
@@ -398,7 +484,7 @@ impl<'a> Scanner<'a> {
             Some(m) if m <= 1 << 63 => return Ok((-i128::from(m)) as i64),
             _ => {}
         }
-        let v = self.to_f64(&n, start)?;
+        let v = self.f64_of(&n)?;
         if v.is_finite() && v.abs() < 9.0e15 {
             Ok(v.round() as i64)
         } else {
@@ -410,7 +496,20 @@ impl<'a> Scanner<'a> {
     /// (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`), moving past it, and collects
     /// its digits as an integer and a power of ten on the way.
     #[inline(always)]
-    fn lex_number(&mut self) -> Result<Lexed<'a>> {
+    fn lex_number(&mut self) -> Result<Lexed> {
+        match self.lex() {
+            Ok(n) => {
+                self.pos = n.end;
+                Ok(n)
+            }
+            Err(at) => Err(self.number_error(at)),
+        }
+    }
+
+    /// [`Self::lex_number`] without moving or building an error: the number, or the position
+    /// of the byte that breaks the grammar (the body's length when it ends first).
+    #[inline(always)]
+    fn lex(&self) -> std::result::Result<Lexed, usize> {
         let body = self.body;
         let start = self.pos;
         let mut i = start;
@@ -426,12 +525,11 @@ impl<'a> Scanner<'a> {
             Some(b'0') => {
                 i += 1;
                 if let Some(b'0'..=b'9') = body.get(i) {
-                    return Err(self.error_at(i, "invalid number"));
+                    return Err(i);
                 }
             }
             Some(b'1'..=b'9') => i = digits_into(body, i, &mut digits),
-            None => return Err(self.eof("a value")),
-            Some(_) => return Err(self.error_at(i, "invalid number")),
+            _ => return Err(i),
         }
         let int_len = i - int_start;
         let mut frac_len = 0;
@@ -442,7 +540,7 @@ impl<'a> Scanner<'a> {
             integral = false;
             i += 1;
             let frac_start = i;
-            self.first_digit(i)?;
+            first_digit(body, i)?;
             i = digits_into(body, i, &mut digits);
             frac_len = i - frac_start;
             if body[int_start] == b'0' {
@@ -461,7 +559,7 @@ impl<'a> Scanner<'a> {
             if let Some(b'+' | b'-') = body.get(i) {
                 i += 1;
             }
-            self.first_digit(i)?;
+            first_digit(body, i)?;
             while let Some(&d @ b'0'..=b'9') = body.get(i) {
                 // Capped: past 10^6 the value is 0 or out of range whatever the digits.
                 exponent = (exponent * 10 + i64::from(d - b'0')).min(1_000_000);
@@ -471,76 +569,90 @@ impl<'a> Scanner<'a> {
                 exponent = -exponent;
             }
         }
-        self.pos = i;
-        let exact = int_len + frac_len - leading_zeros <= 19;
         Ok(Lexed {
-            text: &body[start..i],
+            start,
+            end: i,
+            digits,
+            exponent: exponent - frac_len as i64,
             negative,
-            integer: (integral && exact).then_some(digits),
-            decimal: exact.then(|| (digits, exponent - frac_len as i64)),
+            integral,
+            exact: int_len + frac_len - leading_zeros <= 19,
         })
     }
 
-    /// A digit must be at `i` (after `.`, `e` or its sign).
-    #[inline(always)]
-    fn first_digit(&self, i: usize) -> Result<()> {
-        match self.body.get(i) {
-            Some(b'0'..=b'9') => Ok(()),
-            None => Err(self.eof("a value")),
-            Some(_) => Err(self.error_at(i, "invalid number")),
-        }
-    }
-
-    /// The f64 of a lexed number. Where the digits fit 2^53 and the power of ten is at most
-    /// 22, both are exact f64s and one multiplication or division rounds correctly (Clinger's
-    /// fast path, the first step of every float parser, std's included): done here on the
-    /// digits already read, so a short value is not read twice. Up to 19 digits, Eisel-Lemire
-    /// (the 16-17 digit values Datadog sends are past 2^53). The rest goes to the standard
-    /// library's parser (Eisel-Lemire with a correct fallback, the fast-float algorithm). It
-    /// accepts more than JSON (`inf`, `+1`, `1.`), which is why the text was checked first.
-    #[inline(always)]
-    fn to_f64(&self, n: &Lexed<'a>, start: usize) -> Result<f64> {
-        if let Some((digits, exp)) = n.decimal.filter(|(d, e)| *d <= EXACT_INT && e.abs() <= 22) {
-            let v = digits as f64;
-            let v = if exp < 0 {
-                v / POW10[exp.unsigned_abs() as usize]
-            } else {
-                v * POW10[exp as usize]
-            };
-            return Ok(if n.negative { -v } else { v });
-        }
-        self.to_f64_beyond_fast_path(n, start)
-    }
-
-    /// [`Self::to_f64`] for what Clinger's fast path does not settle (kept out of line, so the
-    /// fast path stays small where it is inlined).
+    /// serde_json's error for a number that breaks the grammar at `at`.
+    #[cold]
     #[inline(never)]
-    fn to_f64_beyond_fast_path(&self, n: &Lexed<'a>, start: usize) -> Result<f64> {
-        if let Some((digits, exp)) = n.decimal {
-            // Eisel-Lemire on the digits already read: correctly rounded unless it reports the
-            // value too close to halfway between two floats (a negative exponent), which the
-            // text then settles. lexical's copy of the algorithm (fast-float-rust's) is public
-            // but hidden; Cargo.lock pins the version and the number tests check it bit for
-            // bit against std's parser.
-            let fp = lemire::compute_float::<f64>(exp, digits, false);
-            if fp.exp >= 0 {
-                if fp.exp >= F64_INFINITE_EXP {
-                    return Err(self.error_at(start, "number out of range"));
-                }
-                let bits = fp.mant | (fp.exp as u64) << 52 | u64::from(n.negative) << 63;
-                return Ok(f64::from_bits(bits));
-            }
-        }
-        // The text is ASCII digits, signs, `.`, `e` and `E`: always UTF-8.
-        let parsed = std::str::from_utf8(n.text)
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok());
-        match parsed {
-            Some(v) if v.is_finite() => Ok(v),
-            // serde_json refuses what overflows f64 (`1e309`) rather than making it infinite.
-            _ => Err(self.error_at(start, "number out of range")),
+    fn number_error(&self, at: usize) -> ScanError {
+        if at >= self.body.len() {
+            self.eof("a value")
+        } else {
+            self.error_at(at, "invalid number")
         }
     }
+
+    /// The f64 of a lexed number, or serde_json's error for one beyond f64's range.
+    #[inline(always)]
+    fn f64_of(&self, n: &Lexed) -> Result<f64> {
+        to_f64(n, self.body).ok_or_else(|| self.error_at(n.start, "number out of range"))
+    }
+}
+
+/// A digit must be at `i` (after `.`, `e` or its sign), or the grammar breaks there.
+#[inline(always)]
+fn first_digit(body: &[u8], i: usize) -> std::result::Result<(), usize> {
+    match body.get(i) {
+        Some(b'0'..=b'9') => Ok(()),
+        _ => Err(i),
+    }
+}
+
+/// The f64 of a lexed number in `body`; `None` beyond f64's range (serde_json refuses `1e309`
+/// rather than making it infinite). Where the digits fit 2^53 and the power of ten is at most
+/// 22, both are exact f64s and one multiplication or division rounds correctly (Clinger's fast
+/// path, the first step of every float parser, std's included): done here on the digits
+/// already read, so a short value is not read twice. Up to 19 digits, Eisel-Lemire (the 16-17
+/// digit values Datadog sends are past 2^53). The rest goes to the standard library's parser
+/// (Eisel-Lemire with a correct fallback, the fast-float algorithm). It accepts more than JSON
+/// (`inf`, `+1`, `1.`), which is why the text was checked first.
+#[inline(always)]
+fn to_f64(n: &Lexed, body: &[u8]) -> Option<f64> {
+    if n.exact && n.digits <= EXACT_INT && n.exponent.abs() <= 22 {
+        let v = n.digits as f64;
+        let v = if n.exponent < 0 {
+            v / POW10[n.exponent.unsigned_abs() as usize]
+        } else {
+            v * POW10[n.exponent as usize]
+        };
+        return Some(if n.negative { -v } else { v });
+    }
+    to_f64_beyond_fast_path(n, body)
+}
+
+/// [`to_f64`] for what Clinger's fast path does not settle (kept out of line, so the fast path
+/// stays small where it is inlined).
+#[inline(never)]
+fn to_f64_beyond_fast_path(n: &Lexed, body: &[u8]) -> Option<f64> {
+    if let Some((digits, exp)) = n.decimal() {
+        // Eisel-Lemire on the digits already read: correctly rounded unless it reports the
+        // value too close to halfway between two floats (a negative exponent), which the
+        // text then settles. lexical's copy of the algorithm (fast-float-rust's) is public
+        // but hidden; Cargo.lock pins the version and the number tests check it bit for
+        // bit against std's parser.
+        let fp = lemire::compute_float::<f64>(exp, digits, false);
+        if fp.exp >= 0 {
+            if fp.exp >= F64_INFINITE_EXP {
+                return None;
+            }
+            let bits = fp.mant | (fp.exp as u64) << 52 | u64::from(n.negative) << 63;
+            return Some(f64::from_bits(bits));
+        }
+    }
+    // The text is ASCII digits, signs, `.`, `e` and `E`: always UTF-8.
+    std::str::from_utf8(&body[n.start..n.end])
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
 }
 
 /// Reads the run of digits from `i` into `digits` (wrapping: the caller uses `digits` only when

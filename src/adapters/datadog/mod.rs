@@ -1,6 +1,7 @@
 //! Datadog's metric query APIs: site and credential handling shared by the v1 and v2 adapters.
 
 mod credentials;
+mod f64_column;
 mod json_scan;
 mod labels;
 pub mod v1;

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::f64_column::F64Column;
 use super::json_scan::{ScanError, Scanner};
 use super::labels::RunStrings;
 use super::{malformed, not_this_shape, scan_error, Credentials};
@@ -14,9 +15,7 @@ use crate::engine::{
     ApiRequest, ApiResponse, Cursor, ErrorClass, ParsedResponse, TimeWindow, VendorAdapter,
 };
 use crate::{Error, Result};
-use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, TimestampMillisecondBuilder,
-};
+use datafusion::arrow::array::{ArrayRef, Int64Builder, TimestampMillisecondBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use http::{HeaderMap, HeaderValue, Method};
@@ -444,6 +443,10 @@ fn read_pointlist(
         return Ok(());
     }
     let mut first = true;
+    let push = |(ts, value)| points.push((Some(ts), Some(value)));
+    if s.compact_elements(Scanner::compact_pair, push, &mut first) {
+        return Ok(());
+    }
     while s.next_element(&mut first)? {
         if let Some((ts, value)) = s.compact_pair() {
             points.push((Some(ts), Some(value)));
@@ -585,7 +588,7 @@ struct RowBuilders {
     metric: RunStrings,
     scope: RunStrings,
     ts: TimestampMillisecondBuilder,
-    values: [Float64Builder; 4],
+    values: [F64Column; 4],
     interval: Int64Builder,
 }
 
@@ -596,7 +599,7 @@ impl RowBuilders {
             metric: RunStrings::with_capacity(capacity, capacity * 16),
             scope: RunStrings::with_capacity(capacity, capacity * 8),
             ts: TimestampMillisecondBuilder::with_capacity(capacity).with_timezone("UTC"),
-            values: std::array::from_fn(|_| Float64Builder::with_capacity(capacity)),
+            values: std::array::from_fn(|_| F64Column::with_capacity(capacity)),
             interval: Int64Builder::with_capacity(capacity),
         }
     }
@@ -605,7 +608,7 @@ impl RowBuilders {
     fn push(&mut self, ts: i64, values: [Option<f64>; 4]) {
         self.ts.append_value(ts);
         for (builder, v) in self.values.iter_mut().zip(values) {
-            builder.append_option(v);
+            builder.push(v);
         }
     }
 
@@ -624,8 +627,8 @@ impl RowBuilders {
             Arc::new(self.scope.finish()?),
             Arc::new(self.ts.finish()),
         ];
-        for builder in self.values.iter_mut() {
-            columns.push(Arc::new(builder.finish()));
+        for column in self.values {
+            columns.push(Arc::new(column.finish()));
         }
         columns.push(Arc::new(self.interval.finish()));
         debug_assert_eq!(columns.len(), COL_INTERVAL + 1);

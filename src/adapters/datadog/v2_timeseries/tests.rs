@@ -311,3 +311,73 @@ fn a_time_axis_out_of_order_comes_out_in_order_and_other_shapes_are_errors() {
         assert!(err.contains("no 'data.attributes'"), "{err}");
     }
 }
+
+#[test]
+fn compact_and_spaced_arrays_read_the_same() {
+    // Compact `times`/`values` take the scanner's element-at-a-time path; whitespace, floats,
+    // signs and long integers the general one, from wherever the compact path stopped.
+    let a = adapter(&[("a", "m{*}")], &[]);
+    let body = |times: &str, values: &str| {
+        format!(
+            r#"{{"data":{{"attributes":{{"series":[{{"query_index":0}},{{"query_index":0}}],"times":{times},"values":{values}}}}}}}"#
+        )
+    };
+    let w = window(0, 1_000_000);
+    let compact = body(
+        "[1000,2000,3000.0,4000]",
+        "[[1.5,null,-2e3,12.345678901234567],[0,7,null,null]]",
+    );
+    let batch = rows(&a, &w, compact.as_bytes());
+    let expected_values = [
+        Some(1.5),
+        None,
+        Some(-2000.0),
+        Some(12.345678901234567),
+        Some(0.0),
+        Some(7.0),
+        None,
+        None,
+    ];
+    assert_eq!(ts(&batch), [1000, 2000, 3000, 4000, 1000, 2000, 3000, 4000]);
+    assert_eq!(values(&batch), expected_values);
+    for (times, values) in [
+        (
+            "[ 1000, 2000,3000.0 ,4000 ]",
+            "[ [1.5, null,-2e3 ,12.345678901234567], [ 0,7,null ,null] ]",
+        ),
+        (
+            "[1000,2000,3e3,4000]",
+            "[[1.5,null,-2e3,12.345678901234567] ,[0,7,\nnull,null]]",
+        ),
+        (
+            "[1000,2000\n,3000,4000]",
+            "[[1.5,null ,-2000,12.345678901234567],[0, 7,null,null ]]",
+        ),
+    ] {
+        let spaced = body(times, values);
+        assert_eq!(rows(&a, &w, spaced.as_bytes()), batch, "{times} {values}");
+    }
+    // What the compact path stops at, the general path refuses with its own message.
+    for (times, values, says) in [
+        ("[1000,]", "[[1]]", "trailing comma"),
+        ("[1000,2000]", "[[1,]]", "trailing comma"),
+        (
+            "[1000,,2000]",
+            "[[1,2]]",
+            "expected value at line 1 column 85",
+        ),
+        ("[1000 2000]", "[[1,2]]", "expected `,` or `]`"),
+        ("[1000]", "[[01]]", "invalid number"),
+        ("[1000]", "[[nul]]", "expected ident"),
+        ("[1000]", "[[1e999]]", "out of range"),
+        ("[1000]", "[[\"1\"]]", "number or null"),
+        ("[1000]", "[[1.]]", "invalid number"),
+        ("[10000000000000000000]", "[[1]]", "out of range"),
+    ] {
+        let err = a
+            .parse_bytes(&w, body(times, values).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{times} {values}: {err}");
+    }
+}
