@@ -20,9 +20,11 @@ use super::error::StoreError;
 use super::granularity::Granularity;
 use super::meta;
 use super::query::Item;
-use super::segments::{
-    encode_buckets, encode_items, encode_points, Segments, COMPACT_AT, SEGMENT_ROWS,
-};
+use super::segments::{encode_items, SegmentWriter, Segments, COMPACT_AT, SEGMENT_ROWS};
+
+/// Rows read from SQLite and encoded at a time while a segment is written (a segment holds up
+/// to [`SEGMENT_ROWS`]).
+const FLUSH_PAGE_ROWS: usize = 8_192;
 
 /// How long replaced segment objects stay for readers that listed them.
 pub(crate) const GARBAGE_GRACE_SECS: i64 = 600;
@@ -81,32 +83,23 @@ fn flush_chunk(
     raw: bool,
     watermark: i64,
 ) -> Result<usize, StoreError> {
-    let (bytes, first, last, max_seq, n) = if raw {
-        let rows = meta::points_page(conn, seq, i64::MIN, watermark, None, false, SEGMENT_ROWS)?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok(0);
-        };
-        let max_seq = rows.iter().map(|r| r.seq).max().unwrap_or(i64::MAX);
-        (
-            encode_points(id, &rows)?,
-            (first.ts, first.seq),
-            (last.ts, last.seq),
-            max_seq,
-            rows.len(),
-        )
+    // The pages are read in one read transaction: one snapshot, as one query would see.
+    let read = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let chunk = if raw {
+        read_points(&read, id, seq, watermark)?
     } else {
-        let rows =
-            meta::buckets_page(conn, seq, g, i64::MIN, watermark, None, false, SEGMENT_ROWS)?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok(0);
-        };
-        (
-            encode_buckets(id, &rows)?,
-            (first.ts, 0),
-            (last.ts, 0),
-            0,
-            rows.len(),
-        )
+        read_buckets(&read, id, seq, g, watermark)?
+    };
+    read.finish()?;
+    let Some(Chunk {
+        bytes,
+        first,
+        last,
+        max_seq,
+        rows: n,
+    }) = chunk
+    else {
+        return Ok(0);
     };
     let path = Segments::new_path(id, (!raw).then_some(g), first.0, last.0);
     let size = bytes.len();
@@ -126,6 +119,98 @@ fn flush_chunk(
     meta::insert_segment(&tx, seq, g, &path, first.0, last.0, n, size)?;
     tx.commit()?;
     Ok(n)
+}
+
+/// One segment's worth of closed rows, encoded.
+struct Chunk {
+    bytes: bytes::Bytes,
+    /// (ts, seq) of the first and last rows (seq 0 for buckets).
+    first: (i64, i64),
+    last: (i64, i64),
+    /// The largest seq among the rows (raw points), so that the delete takes exactly them.
+    max_seq: i64,
+    rows: usize,
+}
+
+/// Up to `SEGMENT_ROWS` raw points of stream `seq` below `watermark`, encoded page by page.
+fn read_points(
+    conn: &Connection,
+    id: &str,
+    seq: i64,
+    watermark: i64,
+) -> Result<Option<Chunk>, StoreError> {
+    let mut writer = SegmentWriter::points()?;
+    let mut max_seq = i64::MIN;
+    let pages = in_pages(
+        |after, want| meta::points_page(conn, seq, i64::MIN, watermark, after, false, want),
+        |r| (r.ts, r.seq),
+        |rows| {
+            max_seq = rows.iter().map(|r| r.seq).fold(max_seq, i64::max);
+            writer.write_points(id, rows)
+        },
+    )?;
+    let Some((first, last, rows)) = pages else {
+        return Ok(None);
+    };
+    Ok(Some(Chunk {
+        bytes: writer.finish()?,
+        first,
+        last,
+        max_seq,
+        rows,
+    }))
+}
+
+/// Up to `SEGMENT_ROWS` buckets of stream `seq` at `g` below `watermark`, encoded page by page.
+fn read_buckets(
+    conn: &Connection,
+    id: &str,
+    seq: i64,
+    g: Granularity,
+    watermark: i64,
+) -> Result<Option<Chunk>, StoreError> {
+    let mut writer = SegmentWriter::buckets()?;
+    let pages = in_pages(
+        |after, want| meta::buckets_page(conn, seq, g, i64::MIN, watermark, after, false, want),
+        |b| b.ts,
+        |rows| writer.write_buckets(id, rows),
+    )?;
+    let Some((first, last, rows)) = pages else {
+        return Ok(None);
+    };
+    Ok(Some(Chunk {
+        bytes: writer.finish()?,
+        first: (first, 0),
+        last: (last, 0),
+        max_seq: 0,
+        rows,
+    }))
+}
+
+/// Reads pages of up to `FLUSH_PAGE_ROWS` rows, each after the last row of the one before
+/// (`page(after, want)`; `key` is a row's paging key), and hands them to `write`, until
+/// `SEGMENT_ROWS` rows or the end. The keys of the first and last rows and how many, if any.
+fn in_pages<R, K: Copy>(
+    mut page: impl FnMut(Option<K>, usize) -> Result<Vec<R>, StoreError>,
+    key: impl Fn(&R) -> K,
+    mut write: impl FnMut(&[R]) -> Result<(), StoreError>,
+) -> Result<Option<(K, K, usize)>, StoreError> {
+    let (mut first, mut after, mut n) = (None, None, 0);
+    loop {
+        let want = (SEGMENT_ROWS - n).min(FLUSH_PAGE_ROWS);
+        let rows = page(after, want)?;
+        let (Some(head), Some(tail)) = (rows.first(), rows.last()) else {
+            break;
+        };
+        first.get_or_insert(key(head));
+        after = Some(key(tail));
+        write(&rows)?;
+        n += rows.len();
+        if rows.len() < want || n == SEGMENT_ROWS {
+            break;
+        }
+    }
+    Ok(first.zip(after).map(|(first, last)| (first, last, n)))
 }
 
 /// Merges the small segments of (stream, g) once there are more than `COMPACT_AT`.

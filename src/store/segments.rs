@@ -33,6 +33,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -214,24 +215,85 @@ impl Segments {
     }
 }
 
+/// Columns of (nearly) unique numbers: a Parquet dictionary only costs there. Its encoder
+/// interns every value until the dictionary page is full, and those hash tables were most of
+/// a flush's peak memory once the rows were read page by page (heaptrack); zstd still
+/// compresses the plain values.
+const NO_DICTIONARY: [&str; 12] = [
+    "ts",
+    "seq",
+    "value",
+    "sum",
+    "sum_squares",
+    "min",
+    "max",
+    "mean",
+    "std_dev",
+    "time_first",
+    "time_mean",
+    "time_last",
+];
+
 fn writer_properties() -> Result<WriterProperties, StoreError> {
     let level = ZstdLevel::try_new(3).map_err(|e| storage("Parquet settings", e))?;
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
+    let builder = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+    Ok(NO_DICTIONARY
+        .iter()
+        .fold(builder, |b, column| {
+            b.set_column_dictionary_enabled(ColumnPath::from(*column), false)
+        })
         .build())
 }
 
-fn encode(batch: RecordBatch) -> Result<Bytes, StoreError> {
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(writer_properties()?))
-        .map_err(|e| storage("encoding a segment", e))?;
-    writer
-        .write(&batch)
-        .map_err(|e| storage("encoding a segment", e))?;
-    writer
-        .close()
-        .map_err(|e| storage("encoding a segment", e))?;
-    Ok(Bytes::from(out))
+/// One segment encoded a page of rows at a time: the Parquet writer keeps only the encoded
+/// (compressed) pages of its row group, so a flush of [`SEGMENT_ROWS`] rows does not hold them
+/// all as Rust rows and Arrow arrays at once (a 262,144-row `Vec<Bucket>` alone is 60 MB, and
+/// was the largest part of a flush's peak memory by heaptrack).
+pub(crate) struct SegmentWriter {
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl SegmentWriter {
+    /// A writer of `points/` segments.
+    pub fn points() -> Result<Self, StoreError> {
+        Self::new(points_schema())
+    }
+
+    /// A writer of `buckets/` segments.
+    pub fn buckets() -> Result<Self, StoreError> {
+        Self::new(buckets_schema())
+    }
+
+    fn new(schema: SchemaRef) -> Result<Self, StoreError> {
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()?))
+            .map_err(|e| storage("encoding a segment", e))?;
+        Ok(Self { writer })
+    }
+
+    /// Appends raw points (a writer from [`Self::points`]).
+    pub fn write_points(&mut self, stream_id: &str, rows: &[PointRow]) -> Result<(), StoreError> {
+        self.write(&points_batch(stream_id, rows)?)
+    }
+
+    /// Appends downsampled datapoints (a writer from [`Self::buckets`]).
+    pub fn write_buckets(&mut self, stream_id: &str, rows: &[Bucket]) -> Result<(), StoreError> {
+        self.write(&buckets_batch(stream_id, rows)?)
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.writer
+            .write(batch)
+            .map_err(|e| storage("encoding a segment", e))
+    }
+
+    /// The segment's bytes.
+    pub fn finish(self) -> Result<Bytes, StoreError> {
+        let out = self
+            .writer
+            .into_inner()
+            .map_err(|e| storage("encoding a segment", e))?;
+        Ok(Bytes::from(out))
+    }
 }
 
 fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch, StoreError> {
@@ -244,6 +306,20 @@ fn ts_array(values: impl IntoIterator<Item = i64>) -> ArrayRef {
 
 /// Raw points as a `points/` segment.
 pub(crate) fn encode_points(stream_id: &str, rows: &[PointRow]) -> Result<Bytes, StoreError> {
+    let mut writer = SegmentWriter::points()?;
+    writer.write_points(stream_id, rows)?;
+    writer.finish()
+}
+
+/// Downsampled datapoints as a `buckets/` segment.
+pub(crate) fn encode_buckets(stream_id: &str, rows: &[Bucket]) -> Result<Bytes, StoreError> {
+    let mut writer = SegmentWriter::buckets()?;
+    writer.write_buckets(stream_id, rows)?;
+    writer.finish()
+}
+
+/// Raw points as rows of a `points/` segment.
+fn points_batch(stream_id: &str, rows: &[PointRow]) -> Result<RecordBatch, StoreError> {
     let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
         rows.iter().map(|_| stream_id),
     ));
@@ -263,7 +339,7 @@ pub(crate) fn encode_points(stream_id: &str, rows: &[PointRow]) -> Result<Bytes,
             })
             .collect::<StringArray>(),
     );
-    encode(batch(
+    batch(
         points_schema(),
         vec![
             ids,
@@ -272,18 +348,18 @@ pub(crate) fn encode_points(stream_id: &str, rows: &[PointRow]) -> Result<Bytes,
             value,
             json,
         ],
-    )?)
+    )
 }
 
-/// Downsampled datapoints as a `buckets/` segment.
-pub(crate) fn encode_buckets(stream_id: &str, rows: &[Bucket]) -> Result<Bytes, StoreError> {
+/// Downsampled datapoints as rows of a `buckets/` segment.
+fn buckets_batch(stream_id: &str, rows: &[Bucket]) -> Result<RecordBatch, StoreError> {
     let f = |get: fn(&Bucket) -> Option<f64>| -> ArrayRef {
         Arc::new(rows.iter().map(get).collect::<Float64Array>())
     };
     let s = |get: fn(&Bucket) -> Option<String>| -> ArrayRef {
         Arc::new(rows.iter().map(get).collect::<StringArray>())
     };
-    encode(batch(
+    batch(
         buckets_schema(),
         vec![
             Arc::new(StringArray::from_iter_values(
@@ -308,7 +384,7 @@ pub(crate) fn encode_buckets(stream_id: &str, rows: &[Bucket]) -> Result<Bytes, 
             ts_array(rows.iter().map(|b| b.time_mean)),
             ts_array(rows.iter().map(|b| b.time_last)),
         ],
-    )?)
+    )
 }
 
 /// Items of one kind (as read from segments) as a segment.
@@ -470,5 +546,37 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(items, vec![Item::Bucket(b)]);
+    }
+
+    #[test]
+    fn a_segment_written_in_pages_reads_back_whole_with_dictionaries_only_where_they_pay() {
+        let row = |i: i64| PointRow {
+            ts: 100 + i,
+            seq: i,
+            value: RawValue::Num(i as f64 * 0.37),
+        };
+        let mut writer = SegmentWriter::points().unwrap();
+        for page in [0..3, 3..3, 3..10] {
+            writer
+                .write_points("s", &page.map(row).collect::<Vec<_>>())
+                .unwrap();
+        }
+        let bytes = writer.finish().unwrap();
+        let items = decode(bytes.clone(), true).unwrap();
+        assert_eq!(items, (0..10).map(row).map(Item::Raw).collect::<Vec<_>>());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let group = reader.metadata().row_group(0);
+        let dictionary = |name: &str| {
+            let column = group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap();
+            column.dictionary_page_offset().is_some()
+        };
+        assert!(dictionary("stream_id"));
+        for name in ["ts", "seq", "value"] {
+            assert!(!dictionary(name), "{name}");
+        }
     }
 }

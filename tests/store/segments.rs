@@ -316,3 +316,42 @@ fn walk_parquet(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+#[tokio::test]
+async fn a_flush_larger_than_its_read_pages_moves_every_point_once() {
+    // A flush reads and encodes 8,192 rows at a time: 19,990 closed points take three pages
+    // of one segment.
+    let dir = tempfile::tempdir().unwrap();
+    let ds = Datastream::open(dir.path()).await.unwrap();
+    let id = stream(&ds, "a", Granularity::Seconds).await;
+    let s = at(1, 0, 0, 0);
+    let n = 20_000;
+    append_all(
+        &ds,
+        &id,
+        (0..n).map(|i| (json!(i), s + Duration::seconds(i))),
+    )
+    .await;
+    downsample(&ds, s + Duration::seconds(n) + Duration::hours(1)).await;
+    // The latest point is at 19,999 s: the 10 after the last closed 10 s bucket stay buffered.
+    let stats = ds.storage_stats().await.unwrap();
+    assert_eq!(stats.buffered_points, 10);
+    let expected: Vec<_> = (0..n).map(|i| json!(i as f64)).collect();
+    let raw = data(&ds, &id, Granularity::Seconds, DataQuery::start(s)).await;
+    assert_eq!(values(&raw), expected);
+    let rev = data(
+        &ds,
+        &id,
+        Granularity::Seconds,
+        DataQuery::start(s).reverse(),
+    )
+    .await;
+    assert_eq!(values(&rev), expected.into_iter().rev().collect::<Vec<_>>());
+    // The 10 s buckets (1,999 closed, in one page) still sum their ten points each.
+    let ten = data(&ds, &id, Granularity::Seconds10, DataQuery::start(s)).await;
+    assert_eq!(ten.len(), 1999);
+    assert!(ten
+        .iter()
+        .enumerate()
+        .all(|(k, p)| p.key("s") == Some(&json!(100.0 * k as f64 + 45.0))));
+}
