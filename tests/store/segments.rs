@@ -320,9 +320,8 @@ fn walk_parquet(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn a_flush_larger_than_its_read_pages_moves_every_point_once() {
     // A flush reads and encodes 8,192 rows at a time: 19,990 closed points take three pages
-    // of one segment.
-    let dir = tempfile::tempdir().unwrap();
-    let ds = Datastream::open(dir.path()).await.unwrap();
+    // of one segment (on S3 too, in the suite's S3 pass).
+    let (_dir, ds) = store().await;
     let id = stream(&ds, "a", Granularity::Seconds).await;
     let s = at(1, 0, 0, 0);
     let n = 20_000;
